@@ -1,0 +1,89 @@
+/**
+ * The one error family of standin. Every refusal or failure on the request path is a GatewayError
+ * with a stable code; the code decides the HTTP status the sandbox sees and the decision recorded
+ * in the network log, in this one table.
+ *
+ * Messages are written by us, never copied from a request or from another library's error, so
+ * they can be shown to the sandbox and logged without leaking anything.
+ */
+
+export type Decision = 'allowed' | 'swapped' | 'denied' | 'token_misuse' | 'error';
+
+interface CodeSpec {
+  status: number;
+  decision: Decision;
+  title: string;
+}
+
+const CODES = {
+  GW_PROXY_AUTH: { status: 407, decision: 'denied', title: 'Proxy authentication required' },
+  GW_BAD_REQUEST: { status: 400, decision: 'denied', title: 'Malformed request' },
+  GW_BAD_TARGET: { status: 400, decision: 'denied', title: 'Malformed proxy target' },
+  GW_HTTP_VERSION: { status: 505, decision: 'denied', title: 'Only HTTP/1.1 and HTTP/1.0 are accepted' },
+  GW_METHOD_DENIED: { status: 405, decision: 'denied', title: 'Method not allowed through the gateway' },
+  GW_EGRESS_DENIED: { status: 403, decision: 'denied', title: 'Host not allowed by the egress policy' },
+  GW_PORT_DENIED: { status: 403, decision: 'denied', title: 'Port not allowed by the egress policy' },
+  GW_PRIVATE_ADDRESS: { status: 403, decision: 'denied', title: 'Destination address is not public' },
+  GW_DNS_FAILED: { status: 502, decision: 'error', title: 'Destination host could not be resolved' },
+  GW_HOST_MISMATCH: { status: 421, decision: 'denied', title: 'Request host does not match the tunnel target' },
+  GW_TOKEN_SCOPE: { status: 403, decision: 'token_misuse', title: 'Stand-in token is not valid for this host' },
+  GW_TOKEN_UNKNOWN: { status: 403, decision: 'denied', title: 'Unknown or revoked stand-in token' },
+  GW_TOKEN_PLACEMENT: { status: 403, decision: 'denied', title: 'Stand-in token is not in a place its secret is applied to' },
+  GW_TOKEN_CLEARTEXT: { status: 403, decision: 'denied', title: 'Stand-in tokens are never swapped over cleartext HTTP' },
+  GW_SECRET_UNAVAILABLE: { status: 502, decision: 'error', title: 'The credential for this token cannot be used' },
+  GW_UPSTREAM_CONNECT: { status: 502, decision: 'error', title: 'Could not connect to the destination' },
+  GW_UPSTREAM_TLS: { status: 502, decision: 'error', title: 'Destination TLS certificate could not be verified' },
+  GW_UPSTREAM_TIMEOUT: { status: 504, decision: 'error', title: 'Destination did not answer in time' },
+  GW_UPSTREAM_PROTOCOL: { status: 502, decision: 'error', title: 'Destination sent an invalid response' },
+  GW_TLS_HANDSHAKE: { status: 400, decision: 'error', title: 'TLS handshake with the client failed' },
+  GW_TIMEOUT: { status: 408, decision: 'error', title: 'Client was too slow' },
+  GW_CLIENT_ABORTED: { status: 499, decision: 'error', title: 'Client closed the connection' },
+  GW_INTERNAL: { status: 500, decision: 'error', title: 'Internal gateway error' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type GatewayErrorCode = keyof typeof CODES;
+
+export class GatewayError extends Error {
+  readonly code: GatewayErrorCode;
+
+  /** `detail` is for the operator's log only; it must never contain a secret value. */
+  constructor(code: GatewayErrorCode, readonly detail?: string) {
+    super(CODES[code].title);
+    this.name = 'GatewayError';
+    this.code = code;
+  }
+
+  get status(): number {
+    return CODES[this.code].status;
+  }
+
+  get decision(): Decision {
+    return CODES[this.code].decision;
+  }
+
+  get title(): string {
+    return CODES[this.code].title;
+  }
+}
+
+export function isGatewayError(e: unknown): e is GatewayError {
+  return e instanceof GatewayError;
+}
+
+export function specOf(code: GatewayErrorCode): CodeSpec {
+  return CODES[code];
+}
+
+/**
+ * Errors for the command line and the control plane: bad input (exit 2) or a runtime failure
+ * (exit 1). Same rule as above: the message is ours and safe to print.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly exitCode = 2;
+}
+
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+  readonly exitCode = 1;
+}
