@@ -1,9 +1,14 @@
-// Placeholder so that other modules can import the signature; the lead fills this in.
-import type { Logger } from './logging/logger.js';
-import type { Store } from './store/types.js';
-import type { NetLogWriter } from './netlog/types.js';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { CertificateAuthority } from './ca/types.js';
+import { createLeafContextCache } from './ca/leaf-cache.js';
+import type { Logger } from './logging/logger.js';
+import type { NetLogWriter } from './netlog/types.js';
 import type { AllowDest } from './policy/types.js';
+import { DEFAULT_LIMITS, type ProxyLimits } from './proxy/deps.js';
+import { createProxyServer } from './proxy/server.js';
+import type { Store } from './store/types.js';
 
 export interface GatewayOptions {
   listen: { host: string; port: number };
@@ -16,6 +21,9 @@ export interface GatewayOptions {
   allowDest: readonly AllowDest[];
   logger: Logger;
   clock?: () => number;
+  limits?: Partial<ProxyLimits>;
+  /** Bound on cached leaf contexts (one per host seen). */
+  leafCacheSize?: number;
 }
 
 export interface Gateway {
@@ -24,6 +32,35 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(_options: GatewayOptions): Promise<Gateway> {
-  throw new Error('not implemented yet');
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** Wires the parts together from explicit dependencies and starts listening. */
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const trusted = [...rootCertificates, ...options.upstreamCa];
+  // Upstream TLS is always verified; the name checked is the CONNECT target's (see forward.ts).
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, ca: trusted, minVersion: 'TLSv1.2', rejectUnauthorized: true, scheduling: 'lifo' });
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  const proxy = createProxyServer({
+    store: options.store,
+    netlog: options.netlog,
+    leaves: createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000 }),
+    resolver: { overrides: options.resolve, allowDest: options.allowDest },
+    httpsAgent,
+    httpAgent,
+    logger: options.logger,
+    clock: options.clock ?? Date.now,
+    limits,
+  });
+  const address = await proxy.listen(options.listen.host, options.listen.port);
+  options.logger.info({ host: address.host, port: address.port }, 'proxy listening');
+  return {
+    address,
+    close: async () => {
+      await proxy.close(SHUTDOWN_GRACE_MS);
+      httpsAgent.destroy();
+      httpAgent.destroy();
+      options.netlog.flush();
+    },
+  };
 }

@@ -1,0 +1,31 @@
+import { GatewayError } from '../errors.js';
+import type { SandboxInfo } from '../store/types.js';
+import { matchesAnyPattern } from './host-pattern.js';
+import { allowDestPermits } from './address.js';
+import { resolveTarget } from './resolve.js';
+import type { CheckedAddress, ResolverOptions, Target } from './types.js';
+
+/**
+ * The whole egress decision for one destination of one sandbox: its host policy, then the
+ * address check on what DNS says, then the port. Returns the one address the gateway may connect
+ * to; the caller never resolves again.
+ *
+ * Ports: 443 for tunnels and 80 for plain HTTP; any other port only when the sandbox's policy
+ * names it (`--allow-host host:8443`) or `--allow-dest` lets that address and port through.
+ */
+export async function checkEgress(
+  sandbox: SandboxInfo,
+  target: Target,
+  defaultPort: 443 | 80,
+  resolver: ResolverOptions,
+): Promise<CheckedAddress> {
+  const policyNamesHost = sandbox.allowHosts.length > 0;
+  if (policyNamesHost && !matchesAnyPattern(sandbox.allowHosts, target)) {
+    throw new GatewayError('GW_EGRESS_DENIED', 'host outside the sandbox egress policy');
+  }
+  const checked = await resolveTarget(target, resolver);
+  if (target.port !== defaultPort && !policyNamesHost && !allowDestPermits(resolver.allowDest, checked.address, target.port)) {
+    throw new GatewayError('GW_PORT_DENIED', `port ${target.port} not allowed`);
+  }
+  return checked;
+}

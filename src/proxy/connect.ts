@@ -1,0 +1,102 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import { GatewayError } from '../errors.js';
+import { checkEgress } from '../policy/egress.js';
+import { parseConnectAuthority } from '../policy/target.js';
+import { authenticate } from './authenticate.js';
+import type { ProxyDeps, TunnelContext } from './deps.js';
+import { ExchangeRecord } from './exchange-record.js';
+import { asGatewayError, writeRawProblem } from './problem.js';
+
+/**
+ * CONNECT: identify the sandbox, parse and police the target, then terminate TLS with a leaf for
+ * that target and hand the decrypted stream to the inner HTTP server. Refusals are answered on
+ * the raw socket and logged; an accepted tunnel is logged through its requests.
+ */
+export function handleConnect(
+  deps: ProxyDeps,
+  inner: HttpServer,
+  tunnels: WeakMap<object, TunnelContext>,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  const record = new ExchangeRecord(deps.clock, 'CONNECT', 'https');
+  record.path = '';
+  socket.on('error', () => socket.destroy());
+  // Node puts no deadline on a socket once it is handed to 'connect': bound the setup phase.
+  const setupTimer = setTimeout(() => socket.destroy(), deps.limits.handshakeMs + deps.limits.headMs);
+  setupTimer.unref();
+  const refuse = (e: unknown): void => {
+    clearTimeout(setupTimer);
+    const err = asGatewayError(e);
+    record.fail(err);
+    writeRawProblem(socket, err, record.requestId);
+    record.write(deps.netlog);
+  };
+  let sandboxName: string | null = null;
+  void (async () => {
+    if (req.httpVersion !== '1.1' && req.httpVersion !== '1.0') throw new GatewayError('GW_HTTP_VERSION');
+    const target = parseTargetLenient(req.url ?? '', record);
+    const sandbox = authenticate(deps.store, req);
+    sandboxName = record.sandbox = sandbox.name;
+    if (!target) throw new GatewayError('GW_BAD_TARGET');
+    const address = await checkEgress(sandbox, target, 443, deps.resolver);
+    record.upstreamIp = address.address;
+    const context = await deps.leaves.get(target.host);
+    if (socket.destroyed) return;
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    terminate(deps, socket, context, () => clearTimeout(setupTimer), (tls) => {
+      // Before the first request Node's inner server applies no header deadline of its own.
+      const firstRequestDeadline = setTimeout(() => tls.destroy(), deps.limits.firstRequestMs);
+      firstRequestDeadline.unref();
+      tls.once('close', () => clearTimeout(firstRequestDeadline));
+      tunnels.set(tls, { sandbox, target, address, firstRequestDeadline });
+      inner.emit('connection', tls);
+    }, () => {
+      record.fail(new GatewayError('GW_TLS_HANDSHAKE'));
+      record.write(deps.netlog);
+    });
+  })().catch((e: unknown) => {
+    if (sandboxName === null && !(e instanceof GatewayError)) deps.logger.error({ err: e }, 'connect handling failed');
+    refuse(e);
+  });
+}
+
+/** Parses the target for the log even when authentication will fail; throws nothing. */
+function parseTargetLenient(raw: string, record: ExchangeRecord): ReturnType<typeof parseConnectAuthority> | undefined {
+  try {
+    const target = parseConnectAuthority(raw);
+    record.setTarget(target);
+    return target;
+  } catch {
+    record.setPath(raw.slice(0, 256)); // keep what was asked for, sanitised, so refusals are visible
+    return undefined;
+  }
+}
+
+function terminate(
+  deps: ProxyDeps,
+  socket: Duplex,
+  secureContext: SecureContext,
+  onSettled: () => void,
+  onSecure: (tls: TLSSocket) => void,
+  onFailure: () => void,
+): void {
+  const tls = new TLSSocket(socket, { isServer: true, secureContext });
+  let secure = false;
+  tls.once('secure', () => {
+    secure = true;
+    onSettled();
+    onSecure(tls);
+  });
+  tls.on('error', () => {
+    if (!secure) {
+      onSettled();
+      onFailure();
+    }
+    tls.destroy();
+  });
+}

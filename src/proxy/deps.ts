@@ -1,0 +1,53 @@
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import type { Logger } from '../logging/logger.js';
+import type { LeafContextCache } from '../ca/types.js';
+import type { NetLogWriter } from '../netlog/types.js';
+import type { CheckedAddress, ResolverOptions, Target } from '../policy/types.js';
+import type { SandboxInfo, Store } from '../store/types.js';
+
+/** Deadlines and bounds the proxy enforces itself (see NODE-PITFALLS: Node applies few of them). */
+export interface ProxyLimits {
+  /** From TCP accept to a complete CONNECT/plain request head. */
+  headMs: number;
+  /** TLS handshake with the sandbox. */
+  handshakeMs: number;
+  /** From the handshake to the first request head inside a tunnel. */
+  firstRequestMs: number;
+  /** A tunnel or upstream socket with no traffic either way. */
+  idleMs: number;
+  /** Connecting to the upstream (TCP + TLS). */
+  upstreamConnectMs: number;
+  /** Waiting for the upstream's response head. */
+  upstreamResponseMs: number;
+}
+
+export const DEFAULT_LIMITS: ProxyLimits = {
+  headMs: 10_000,
+  handshakeMs: 10_000,
+  firstRequestMs: 15_000,
+  idleMs: 120_000,
+  upstreamConnectMs: 10_000,
+  upstreamResponseMs: 300_000,
+};
+
+export interface ProxyDeps {
+  store: Store;
+  netlog: NetLogWriter;
+  leaves: LeafContextCache;
+  resolver: ResolverOptions;
+  httpsAgent: HttpsAgent;
+  httpAgent: HttpAgent;
+  logger: Logger;
+  clock: () => number;
+  limits: ProxyLimits;
+}
+
+/** What an intercepted tunnel was authorised for at CONNECT time. */
+export interface TunnelContext {
+  sandbox: SandboxInfo;
+  target: Target;
+  address: CheckedAddress;
+  /** Cleared by the first request: until then nothing else bounds a silent tunnel. */
+  firstRequestDeadline: NodeJS.Timeout;
+}

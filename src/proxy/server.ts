@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { GatewayError } from '../errors.js';
+import { handleConnect } from './connect.js';
+import type { ProxyDeps, TunnelContext } from './deps.js';
+import { ExchangeRecord } from './exchange-record.js';
+import { handlePlainRequest } from './plain-http.js';
+import { writeRawProblem } from './problem.js';
+import { handleTunnelRequest } from './tunnel-request.js';
+import { handleTunnelUpgrade } from './websocket.js';
+
+export interface ProxyServer {
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Stops accepting, lets in-flight exchanges finish for up to `graceMs`, then cuts the rest. */
+  close(graceMs: number): Promise<void>;
+  openConnections(): number;
+}
+
+// Header limits as llhttp enforces them; never enable insecureHTTPParser (NODE-PITFALLS).
+const PARSER_OPTIONS = { maxHeaderSize: 16 * 1024, insecureHTTPParser: false, joinDuplicateHeaders: false } as const;
+
+/**
+ * The proxy's sockets: an outer server for CONNECT and absolute-form plain HTTP, and one inner,
+ * non-listening server that parses the decrypted streams of every intercepted tunnel.
+ */
+export function createProxyServer(deps: ProxyDeps): ProxyServer {
+  const tunnels = new WeakMap<object, TunnelContext>();
+  const sockets = new Set<Socket>();
+
+  const inner = createServer({ ...PARSER_OPTIONS });
+  inner.timeout = deps.limits.idleMs;
+  inner.keepAliveTimeout = 30_000;
+  inner.on('request', (req, res) => {
+    const ctx = tunnels.get(req.socket);
+    if (!ctx) return void res.destroy();
+    clearTimeout(ctx.firstRequestDeadline);
+    handleTunnelRequest(deps, ctx, req, res);
+  });
+  inner.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    const ctx = tunnels.get(req.socket);
+    if (!ctx) return void socket.destroy();
+    clearTimeout(ctx.firstRequestDeadline);
+    handleTunnelUpgrade(deps, ctx, req, socket, head);
+  });
+  inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const ctx = tunnels.get(socket);
+    logClientError(deps, err, socket, ctx, 'https');
+  });
+
+  const outer = createServer({ ...PARSER_OPTIONS, connectionsCheckingInterval: 1_000, headersTimeout: deps.limits.headMs, requestTimeout: 0 });
+  outer.keepAliveTimeout = 30_000;
+  outer.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  outer.on('connect', (req, socket: Duplex, head: Buffer) => handleConnect(deps, inner, tunnels, req, socket, head));
+  outer.on('request', (req, res) => handlePlainRequest(deps, req, res));
+  outer.on('upgrade', (req, socket: Duplex) => {
+    const record = new ExchangeRecord(deps.clock, req.method ?? '', 'http');
+    record.setPath((req.url ?? '').slice(0, 256));
+    const err = new GatewayError('GW_BAD_REQUEST', 'upgrades over plain HTTP are not relayed');
+    record.fail(err);
+    writeRawProblem(socket, err, record.requestId);
+    record.write(deps.netlog);
+  });
+  outer.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => logClientError(deps, err, socket, undefined, 'http'));
+
+  return {
+    listen: (host, port) => listen(outer, host, port),
+    close: async (graceMs) => {
+      outer.close();
+      outer.closeIdleConnections();
+      inner.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const s of sockets) s.destroy();
+      inner.close();
+    },
+    openConnections: () => sockets.size,
+  };
+}
+
+/**
+ * Requests the parser rejected (malformed, too large, too slow) are logged like any refusal, so
+ * traffic cannot hide in malformed bytes. Plain socket errors (resets) are not requests.
+ */
+function logClientError(deps: ProxyDeps, err: NodeJS.ErrnoException, socket: Duplex, ctx: TunnelContext | undefined, scheme: 'http' | 'https'): void {
+  const code = err.code ?? '';
+  const isRequestError = code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  if (isRequestError) {
+    const record = new ExchangeRecord(deps.clock, 'INVALID', scheme);
+    if (ctx) {
+      record.sandbox = ctx.sandbox.name;
+      record.setTarget(ctx.target);
+    }
+    const gwErr = new GatewayError(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GW_TIMEOUT' : 'GW_BAD_REQUEST', code);
+    record.fail(gwErr);
+    writeRawProblem(socket, gwErr, record.requestId);
+    record.write(deps.netlog);
+    setTimeout(() => socket.destroy(), 1_000).unref();
+    return;
+  }
+  socket.destroy();
+}
+
+function listen(server: Server, host: string, port: number): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') return reject(new Error('unexpected listen address'));
+      resolve({ host: addr.address, port: addr.port });
+    });
+  });
+}

@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.js';
+import { matchesAnyPattern } from '../policy/host-pattern.js';
+import { checkTunnelRequest } from '../policy/request-checks.js';
+import { restrictAcceptEncoding } from '../swap/body-codec.js';
+import { fromRaw, mapHeader, stripHopByHop } from '../swap/headers.js';
+import { planSwaps, type SwapDeps, type SwapPlan } from '../swap/plan.js';
+import { Scrubber } from '../swap/scrubber.js';
+import type { ProxyDeps, TunnelContext } from './deps.js';
+import { ExchangeRecord } from './exchange-record.js';
+import { forward } from './forward.js';
+import { asGatewayError, sendProblem } from './problem.js';
+
+export function swapDeps(deps: ProxyDeps): SwapDeps {
+  return {
+    resolveToken: (token) => deps.store.resolveToken(token),
+    secretValue: (id, version) => deps.store.secretValue(id, version),
+    inScope: (hosts, target) => matchesAnyPattern(hosts, target),
+  };
+}
+
+/**
+ * One request inside an intercepted tunnel: check it against the tunnel, swap what may be
+ * swapped, forward it to the tunnel's checked address, and log it — or refuse it and log that.
+ */
+export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: IncomingMessage, res: ServerResponse): void {
+  const record = new ExchangeRecord(deps.clock, req.method ?? '', 'https');
+  record.sandbox = ctx.sandbox.name;
+  record.setTarget(ctx.target);
+  record.setPath(req.url ?? '');
+  record.upstreamIp = ctx.address.address;
+  res.on('close', () => record.write(deps.netlog));
+  try {
+    const plan = checkAndPlan(deps, ctx, req, record);
+    const headers = plan.swaps.length > 0 ? mapHeader(plan.headers, 'accept-encoding', restrictAcceptEncoding) : plan.headers;
+    forward(deps, req, res, {
+      tls: true,
+      target: ctx.target,
+      address: ctx.address,
+      method: req.method ?? 'GET',
+      path: plan.path,
+      headers,
+      scrubber: plan.swaps.length > 0 ? new Scrubber(plan.reflections) : undefined,
+    }, record);
+  } catch (e) {
+    const err = asGatewayError(e);
+    if (err.code === 'GW_INTERNAL') deps.logger.error({ requestId: record.requestId, err: e }, 'request handling failed');
+    record.fail(err);
+    sendProblem(res, err, record.requestId, hasBody(req));
+  }
+}
+
+/** Everything that decides whether and how a request goes upstream; throws a GatewayError. */
+export function checkAndPlan(deps: ProxyDeps, ctx: TunnelContext, req: IncomingMessage, record: ExchangeRecord): SwapPlan {
+  const raw = fromRaw(req.rawHeaders);
+  const head = { httpVersion: req.httpVersion, method: req.method ?? '', url: req.url ?? '', headers: raw };
+  const refused = checkTunnelRequest(head, ctx.target);
+  if (refused) throw refused;
+  // The sandbox may have been deleted since the tunnel opened: its tunnels stop working at once.
+  const sandbox = deps.store.getSandboxById(ctx.sandbox.id);
+  if (!sandbox) throw new GatewayError('GW_PROXY_AUTH', 'sandbox no longer exists');
+  const outcome = planSwaps(
+    { requestId: record.requestId, sandbox, target: ctx.target, method: head.method, path: head.url, headers: stripHopByHop(raw) },
+    swapDeps(deps),
+  );
+  if (!outcome.ok) {
+    record.secrets = outcome.secrets;
+    throw outcome.error;
+  }
+  const { plan } = outcome;
+  if (plan.swaps.length > 0) {
+    record.decision = 'swapped';
+    record.secrets = plan.swaps.map((s) => `${s.secretName}@${s.version}`);
+  }
+  return plan;
+}
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}

@@ -1,0 +1,91 @@
+import { GatewayError } from '../errors.js';
+import type { SecretValue } from '../secret-value.js';
+import type { TokenResolution, SecretInfo } from '../store/types.js';
+import type { Target } from '../policy/types.js';
+import { findTokens, queryParams } from './find-tokens.js';
+import { schemeFor, type MutableRequest, type Reflection } from './schemes/index.js';
+import type { AppliedSwap, Exchange, FoundToken, HeaderList } from './types.js';
+
+export interface SwapDeps {
+  resolveToken(token: string): TokenResolution | undefined;
+  secretValue(secretId: string, version: number): SecretValue;
+  inScope(hosts: readonly string[], target: Target): boolean;
+}
+
+export interface SwapPlan {
+  headers: HeaderList;
+  path: string;
+  swaps: AppliedSwap[];
+  /** Forms of the real values to replace in the response (empty when nothing was swapped). */
+  reflections: Reflection[];
+}
+
+export type SwapOutcome = { ok: true; plan: SwapPlan } | { ok: false; error: GatewayError; secrets: string[] };
+
+/**
+ * Decides what one request may carry upstream. Every token found must belong to this sandbox,
+ * be scoped to the CONNECT target and sit where its secret's scheme puts the credential;
+ * otherwise the whole request is refused and nothing is forwarded.
+ */
+export function planSwaps(ex: Exchange, deps: SwapDeps): SwapOutcome {
+  const found = findTokens(ex.headers, ex.path);
+  if (found.length === 0) return { ok: true, plan: { headers: ex.headers, path: ex.path, swaps: [], reflections: [] } };
+
+  const owned: { found: FoundToken; secret: SecretInfo }[] = [];
+  for (const f of found) {
+    const resolution = f.malformed ? undefined : deps.resolveToken(f.token);
+    if (!resolution || resolution.sandboxId !== ex.sandbox.id) {
+      return refuse('GW_TOKEN_UNKNOWN', f.malformed ? 'malformed token' : 'token unknown to this sandbox', []);
+    }
+    owned.push({ found: f, secret: resolution.secret });
+  }
+
+  const outOfScope = owned.filter((o) => !deps.inScope(o.secret.hosts, ex.target));
+  if (outOfScope.length > 0) {
+    return refuse('GW_TOKEN_SCOPE', 'token used outside its secret\'s hosts', outOfScope.map((o) => label(o.secret)));
+  }
+
+  const req: MutableRequest = { headers: ex.headers.map(([n, v]) => [n, v]), query: queryParams(ex.path) };
+  const misplaced = owned.filter((o) => !schemeFor(o.secret.scheme).accepts(req, o.found.location, o.found.token));
+  if (misplaced.length > 0) {
+    return refuse('GW_TOKEN_PLACEMENT', 'token outside its scheme\'s place', misplaced.map((o) => label(o.secret)));
+  }
+
+  const swaps = new Map<string, AppliedSwap>();
+  const reflections: Reflection[] = [];
+  const applied = new Set<string>();
+  for (const { found: f, secret } of owned) {
+    const key = `${locationKey(f)}\u0000${f.token}`;
+    if (applied.has(key)) continue; // the same token twice in one place is replaced in one go
+    applied.add(key);
+    let value: SecretValue;
+    try {
+      value = deps.secretValue(secret.id, secret.currentVersion);
+    } catch {
+      return refuse('GW_SECRET_UNAVAILABLE', 'secret could not be decrypted', [label(secret)]);
+    }
+    const plain = value.expose();
+    reflections.push({ real: plain, standIn: f.token }, ...schemeFor(secret.scheme).apply(req, f.location, f.token, plain));
+    swaps.set(secret.id, { secretId: secret.id, secretName: secret.name, version: secret.currentVersion, token: f.token });
+  }
+  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections } };
+}
+
+function refuse(code: 'GW_TOKEN_UNKNOWN' | 'GW_TOKEN_SCOPE' | 'GW_TOKEN_PLACEMENT' | 'GW_SECRET_UNAVAILABLE', detail: string, secrets: string[]): SwapOutcome {
+  return { ok: false, error: new GatewayError(code, detail), secrets };
+}
+
+function label(secret: SecretInfo): string {
+  return `${secret.name}@${secret.currentVersion}`;
+}
+
+function locationKey(f: FoundToken): string {
+  const l = f.location;
+  return l.kind === 'query' ? `q${l.paramIndex}` : `${l.kind}${l.index}`;
+}
+
+function rebuildPath(original: string, req: MutableRequest): string {
+  const q = original.indexOf('?');
+  if (q < 0 || req.query.length === 0) return original;
+  return `${original.slice(0, q)}?${req.query.map((p) => p.raw).join('&')}`;
+}
