@@ -13,8 +13,10 @@ import { upstreamError } from './upstream-errors.js';
 
 /**
  * A WebSocket handshake inside a tunnel: checked and swapped like any request, then the two
- * sockets are joined. Frames are not inspected (documented limit): the swap happens once, in
- * the handshake, and only the handshake response is scrubbed.
+ * sockets are joined. When a credential was swapped in, compression extensions are refused (so
+ * the server's frames stay readable) and the server-to-client byte stream is masked with
+ * same-length replacements, which keeps frame lengths valid. A value split across two frames
+ * is not caught (documented limit).
  */
 export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const record = new ExchangeRecord(deps.clock, req.method ?? '', 'https');
@@ -28,6 +30,8 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new GatewayError('GW_BAD_REQUEST', 'only WebSocket upgrades are relayed');
     const plan = checkAndPlan(deps, ctx, req, record);
     const scrubber = new Scrubber(plan.reflections);
+    const swapped = plan.swaps.length > 0;
+    const requestHeaders = swapped ? withoutHeader(plan.headers, 'sec-websocket-extensions') : plan.headers;
     const upstream = httpsRequest({
       host: ctx.address.address,
       family: ctx.address.family,
@@ -35,7 +39,7 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
       servername: ctx.target.kind === 'name' ? ctx.target.host : undefined,
       method: req.method,
       path: plan.path,
-      headers: [...plan.headers, ['Connection', 'Upgrade'], ['Upgrade', 'websocket']].flat(),
+      headers: [...requestHeaders, ['Connection', 'Upgrade'], ['Upgrade', 'websocket']].flat(),
       setHost: false,
       agent: deps.httpsAgent,
     });
@@ -56,7 +60,8 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
       socket.on('error', () => upSocket.destroy());
       upSocket.on('data', (c: Buffer) => (record.bytesIn += c.length));
       socket.on('data', (c: Buffer) => (record.bytesOut += c.length));
-      upSocket.pipe(socket).on('close', () => upSocket.destroy());
+      const fromServer = swapped ? upSocket.pipe(Scrubber.sameLength(plan.reflections).stream()) : upSocket;
+      fromServer.pipe(socket).on('close', () => upSocket.destroy());
       socket.pipe(upSocket).on('close', () => socket.destroy());
       upSocket.setTimeout(deps.limits.idleMs, () => upSocket.destroy());
     });

@@ -29,6 +29,14 @@ export class Scrubber {
     this.needles = this.pairs.map(([real, standIn]) => ({ find: Buffer.from(real, 'utf8'), replace: Buffer.from(standIn, 'utf8') }));
   }
 
+  /**
+   * A scrubber whose replacements have exactly the real value's byte length, for streams whose
+   * framing counts bytes (WebSocket frames): masking keeps every frame length valid.
+   */
+  static sameLength(reflections: readonly Reflection[]): Scrubber {
+    return new Scrubber(reflections.map((r) => ({ real: r.real, standIn: '*'.repeat(Buffer.byteLength(r.real, 'utf8')) })));
+  }
+
   get active(): boolean {
     return this.needles.length > 0;
   }

@@ -1,0 +1,68 @@
+import type { Statement } from 'better-sqlite3';
+import { UsageError } from '../errors.js';
+import type { Db } from './database.js';
+import type { AuditEvent } from './types.js';
+import { checkActor } from './validate.js';
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  detail: string;
+}
+
+/**
+ * The audit log: one row per lifecycle event. Repositories call `record` inside the same
+ * transaction as the change it describes, so the log never claims a change that was rolled back
+ * and no change happens without its row. Callers put names, versions and env names in `detail`,
+ * never a value, a proxy key or a token.
+ */
+export class AuditRepo {
+  readonly #clock: () => number;
+  readonly #insert: Statement<[number, string, string, string, string]>;
+  readonly #list: Statement<{ since: number; limit: number }, AuditRow>;
+
+  constructor(db: Db, clock: () => number) {
+    this.#clock = clock;
+    this.#insert = db.prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)');
+    // Newest `limit` rows, handed back oldest first like the network log.
+    this.#list = db.prepare(
+      `SELECT id, at, actor, action, target, detail FROM
+         (SELECT * FROM audit WHERE at >= @since ORDER BY id DESC LIMIT @limit)
+       ORDER BY id`,
+    );
+  }
+
+  record(actor: string, action: string, target: string, detail: Record<string, unknown> = {}): void {
+    this.#insert.run(this.#clock(), checkActor(actor), action, target, JSON.stringify(detail));
+  }
+
+  list(filter: { limit?: number; since?: number } = {}): AuditEvent[] {
+    const { limit, since } = filter;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+      throw new UsageError('audit limit must be a non-negative integer');
+    }
+    if (since !== undefined && !Number.isFinite(since)) throw new UsageError('audit since must be a time');
+    const rows = this.#list.all({ since: since ?? Number.MIN_SAFE_INTEGER, limit: limit ?? -1 });
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      detail: parseDetail(r.detail),
+    }));
+  }
+}
+
+function parseDetail(text: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // A damaged detail must not hide the rest of the audit trail.
+  }
+  return {};
+}

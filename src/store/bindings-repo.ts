@@ -1,0 +1,135 @@
+import type { Statement } from 'better-sqlite3';
+import { UsageError } from '../errors.js';
+import { generateToken } from '../swap/token-format.js';
+import type { AuditRepo } from './audit-repo.js';
+import type { Db } from './database.js';
+import { BINDING_COLUMNS, SECRET_COLUMNS, toBinding, toSecret, type BindingRow, type SecretRow } from './rows.js';
+import type { SecretsRepo } from './secrets-repo.js';
+import type { BindingInfo, TokenResolution } from './types.js';
+import { checkEnv, printable } from './validate.js';
+
+interface SandboxRef {
+  id: string;
+  name: string;
+}
+
+type ResolutionRow = SecretRow & { b_token: string; b_sandbox_id: string; b_env: string };
+
+// A token collision needs ~2^95 tokens; retrying covers it without making it an error path.
+const TOKEN_ATTEMPTS = 3;
+
+/**
+ * Bindings `ENV -> secret` of a sandbox, each with its own stand-in token. `resolve` runs for
+ * every token the proxy finds in a request: one indexed lookup, no cache, so a CLI change made
+ * while the gateway runs (another connection to the same file) counts on the very next request.
+ */
+export class BindingsRepo {
+  readonly #db: Db;
+  readonly #clock: () => number;
+  readonly #audit: AuditRepo;
+  readonly #secrets: SecretsRepo;
+  readonly #sandbox: Statement<[string], SandboxRef>;
+  readonly #upsert: Statement<[string, string, string, string, number]>;
+  readonly #one: Statement<[string, string], BindingRow>;
+  readonly #ofSandbox: Statement<[string], BindingRow>;
+  readonly #delete: Statement<[string, string]>;
+  readonly #resolve: Statement<[string], ResolutionRow>;
+
+  constructor(db: Db, clock: () => number, audit: AuditRepo, secrets: SecretsRepo) {
+    this.#db = db;
+    this.#clock = clock;
+    this.#audit = audit;
+    this.#secrets = secrets;
+    this.#sandbox = db.prepare('SELECT id, name FROM sandboxes WHERE name = ?');
+    // Binding an env name again replaces the binding and issues a new token: the old one stops working.
+    this.#upsert = db.prepare(
+      `INSERT INTO bindings (sandbox_id, env, secret_id, token, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (sandbox_id, env) DO UPDATE SET
+         secret_id = excluded.secret_id, token = excluded.token, created_at = excluded.created_at`,
+    );
+    const from = 'FROM bindings b JOIN secrets s ON s.id = b.secret_id';
+    this.#one = db.prepare(`SELECT ${BINDING_COLUMNS} ${from} WHERE b.sandbox_id = ? AND b.env = ?`);
+    this.#ofSandbox = db.prepare(`SELECT ${BINDING_COLUMNS} ${from} WHERE b.sandbox_id = ? ORDER BY b.env`);
+    this.#delete = db.prepare('DELETE FROM bindings WHERE sandbox_id = ? AND env = ?');
+    this.#resolve = db.prepare(
+      `SELECT b.token AS b_token, b.sandbox_id AS b_sandbox_id, b.env AS b_env, ${SECRET_COLUMNS}
+       ${from} WHERE b.token = ?`,
+    );
+  }
+
+  /** Writes one binding for a sandbox; the caller holds the transaction and writes the audit row. */
+  put(sandbox: SandboxRef, env: string, secretName: string, tokenPrefix?: string): BindingInfo {
+    const name = checkEnv(env);
+    const secret = this.#secrets.require(secretName);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.#upsert.run(sandbox.id, name, secret.id, newToken(tokenPrefix), this.#clock());
+        break;
+      } catch (e) {
+        if (attempt >= TOKEN_ATTEMPTS || !isTokenCollision(e)) throw e;
+      }
+    }
+    const row = this.#one.get(sandbox.id, name);
+    if (row === undefined) throw new Error('binding vanished inside its own transaction');
+    return toBinding(row);
+  }
+
+  bind(sandboxName: string, env: string, secretName: string, actor: string, tokenPrefix?: string): BindingInfo {
+    return this.#db.transaction(() => {
+      const sandbox = this.#requireSandbox(sandboxName);
+      const previous = this.#one.get(sandbox.id, env);
+      const binding = this.put(sandbox, env, secretName, tokenPrefix);
+      this.#audit.record(actor, 'sandbox.bind', sandbox.name, {
+        env: binding.env,
+        secret: binding.secretName,
+        ...(previous !== undefined ? { replaced: previous.secret_name } : {}),
+      });
+      return binding;
+    }).immediate();
+  }
+
+  unbind(sandboxName: string, env: string, actor: string): void {
+    this.#db.transaction(() => {
+      const sandbox = this.#requireSandbox(sandboxName);
+      const previous = this.#one.get(sandbox.id, env);
+      if (previous === undefined) {
+        throw new UsageError(`sandbox '${sandbox.name}' has no binding for ${printable(String(env))}`);
+      }
+      this.#delete.run(sandbox.id, env);
+      this.#audit.record(actor, 'sandbox.unbind', sandbox.name, { env, secret: previous.secret_name });
+    }).immediate();
+  }
+
+  list(sandboxName: string): BindingInfo[] {
+    return this.listById(this.#requireSandbox(sandboxName).id);
+  }
+
+  listById(sandboxId: string): BindingInfo[] {
+    return this.#ofSandbox.all(sandboxId).map(toBinding);
+  }
+
+  resolve(token: string): TokenResolution | undefined {
+    if (typeof token !== 'string' || token === '') return undefined;
+    const row = this.#resolve.get(token);
+    if (row === undefined) return undefined;
+    return { token: row.b_token, sandboxId: row.b_sandbox_id, env: row.b_env, secret: toSecret(row) };
+  }
+
+  #requireSandbox(name: string): SandboxRef {
+    const row = this.#sandbox.get(String(name).trim());
+    if (row === undefined) throw new UsageError(`no sandbox named '${printable(String(name))}'`);
+    return row;
+  }
+}
+
+function newToken(prefix: string | undefined): string {
+  try {
+    return generateToken(prefix ?? '');
+  } catch {
+    throw new UsageError('token prefix must be 1-24 characters of letters, digits, _ or -');
+  }
+}
+
+function isTokenCollision(e: unknown): boolean {
+  return e instanceof Error && 'code' in e && e.code === 'SQLITE_CONSTRAINT_UNIQUE' && e.message.includes('token');
+}

@@ -1,0 +1,90 @@
+/**
+ * Schema migrations, applied in order by openDatabase. The database's `PRAGMA user_version` is the
+ * number of the last migration applied. A migration, once released, never changes: a new need is
+ * a new entry at the end of the list.
+ */
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+const V1 = `
+CREATE TABLE secrets (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  scheme TEXT NOT NULL,            -- JSON SchemeSpec
+  hosts TEXT NOT NULL,             -- JSON array of host patterns
+  provider TEXT,
+  current_version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE secret_versions (
+  secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL,        -- AES-256-GCM, aad "<secret_id>:<version>"
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (secret_id, version)
+);
+
+CREATE TABLE sandboxes (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  allow_hosts TEXT NOT NULL,       -- JSON array of host patterns; empty = any public host
+  proxy_key_hash BLOB NOT NULL,    -- sha256 of the proxy key, checked on every connection
+  proxy_key_enc BLOB NOT NULL,     -- AES-256-GCM, aad "sandbox:<id>", for sandbox env / run
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE bindings (
+  sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+  env TEXT NOT NULL,
+  secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+  token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (sandbox_id, env)
+);
+CREATE UNIQUE INDEX bindings_token ON bindings(token);
+-- Deleting a secret cascades into bindings; without this the cascade scans the table.
+CREATE INDEX bindings_secret ON bindings(secret_id);
+
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}'  -- JSON object; never a value, proxy key or token
+);
+CREATE INDEX audit_at ON audit(at);
+
+CREATE TABLE network_log (
+  id INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  at INTEGER NOT NULL,           -- epoch ms
+  sandbox TEXT,
+  method TEXT NOT NULL,
+  scheme TEXT NOT NULL,
+  host TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  decision TEXT NOT NULL,
+  secrets TEXT NOT NULL,         -- JSON array of "name@version"
+  bytes_in INTEGER NOT NULL,
+  bytes_out INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  upstream_ip TEXT,
+  error_code TEXT
+);
+CREATE INDEX network_log_at ON network_log(at);
+CREATE INDEX network_log_sandbox_at ON network_log(sandbox, at);
+CREATE INDEX network_log_host_at ON network_log(host, at);
+CREATE INDEX network_log_decision_at ON network_log(decision, at);
+CREATE INDEX network_log_request_id ON network_log(request_id);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, sql: V1 }];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { gzipSync, brotliCompressSync, deflateSync } from 'node:zlib';
+import { WebSocketServer } from 'ws';
+
+export const CERTS = join(import.meta.dirname, '..', '..', 'certs');
+export const TEST_CA = join(CERTS, 'test-ca.pem');
+
+export interface Echo {
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  servername: string | null;
+}
+
+export interface Upstream {
+  port: number;
+  /** Every request the upstream received, in order: what really left the gateway. */
+  received: Echo[];
+  close(): Promise<void>;
+}
+
+/**
+ * A local HTTPS upstream signed by the test CA (certs/), answering for *.standin.test. It echoes
+ * each request back — credentials included — so tests can prove the sandbox never sees them.
+ * Routes: /echo (JSON), /gzip|/deflate|/br (compressed echo), /reflect (credential in Location,
+ * WWW-Authenticate, Set-Cookie), /split (credential straddling chunk writes), /sse (event
+ * stream), /bytes?n= (n bytes streamed), /redirect, /status/N; WebSocket echo on /ws.
+ */
+export async function startUpstream(): Promise<Upstream> {
+  const received: Echo[] = [];
+  const server: Server = createServer({
+    cert: readFileSync(join(CERTS, 'upstream.pem')),
+    key: readFileSync(join(CERTS, 'upstream-key.pem')),
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const socket = req.socket as unknown as { servername?: string | false };
+      const echo: Echo = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        rawHeaders: req.rawHeaders,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        servername: typeof socket.servername === 'string' ? socket.servername : null,
+      };
+      received.push(echo);
+      route(echo, req, res);
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    received.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers, body: '', servername: null });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(JSON.stringify({ authorization: req.headers.authorization ?? null }));
+      ws.on('message', (data) => ws.send(data.toString()));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  return {
+    port: addr.port,
+    received,
+    close: () =>
+      new Promise((resolve) => {
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function credentialOf(echo: Echo): string {
+  const auth = echo.headers.authorization;
+  const key = echo.headers['x-api-key'];
+  return [typeof auth === 'string' ? auth : '', typeof key === 'string' ? key : '', echo.url].join(' | ');
+}
+
+function route(echo: Echo, req: IncomingMessage, res: ServerResponse): void {
+  const path = (echo.url.split('?')[0] ?? '').replace(/\/+$/, '');
+  const json = JSON.stringify(echo);
+  if (path === '/gzip' || path === '/deflate' || path === '/br') {
+    const coding = path.slice(1);
+    const body = coding === 'gzip' ? gzipSync(json) : coding === 'deflate' ? deflateSync(json) : brotliCompressSync(json);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding });
+    return void res.end(body);
+  }
+  if (path === '/reflect') {
+    const cred = credentialOf(echo);
+    res.writeHead(302, {
+      location: `https://elsewhere.standin.test/cb?c=${encodeURIComponent(cred)}`,
+      'www-authenticate': `Bearer error="invalid_token", got="${cred}"`,
+      'set-cookie': [`c=${encodeURIComponent(cred)}`, `raw=${cred.replace(/[;,\s]/g, '_')}`],
+      'x-standin-error': 'forged',
+      'content-type': 'text/plain',
+    });
+    return void res.end(`you sent ${cred}`);
+  }
+  if (path === '/split') {
+    // Write the echo one byte at a time so the credential straddles many chunk boundaries.
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const text = `start ${credentialOf(echo)} end`;
+    let i = 0;
+    const tick = (): void => {
+      if (i >= text.length) return void res.end();
+      res.write(text.slice(i, i + 1));
+      i += 1;
+      setImmediate(tick);
+    };
+    return tick();
+  }
+  if (path === '/sse') {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let n = 0;
+    const timer = setInterval(() => {
+      n += 1;
+      res.write(`event: tick\ndata: ${n} ${credentialOf(echo)}\n\n`);
+      if (n >= 3) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 100);
+    req.on('close', () => clearInterval(timer));
+    return;
+  }
+  if (path === '/bytes') {
+    const n = Number(new URLSearchParams(echo.url.split('?')[1] ?? '').get('n') ?? '0');
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
+    const block = Buffer.alloc(64 * 1024, 0x61);
+    let left = n;
+    const pump = (): void => {
+      while (left > 0) {
+        const piece = left >= block.length ? block : block.subarray(0, left);
+        left -= piece.length;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
+  if (path === '/redirect') {
+    res.writeHead(302, { location: 'https://other.standin.test/landing' });
+    return void res.end();
+  }
+  const status = /^\/status\/(\d{3})$/.exec(path);
+  res.writeHead(status ? Number(status[1]) : 200, { 'content-type': 'application/json' });
+  res.end(json);
+}
