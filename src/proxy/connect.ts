@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import { checkEgress } from '../policy/egress.js';
 import { parseConnectAuthority } from '../policy/target.js';
 import { authenticate } from './authenticate.js';
-import type { ProxyDeps, TunnelContext } from './deps.js';
+import type { HeadDeadline, ProxyDeps, TunnelContext } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';
 import { asGatewayError, writeRawProblem } from './problem.js';
 
@@ -49,11 +49,9 @@ export function handleConnect(
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     terminate(deps, socket, context, () => clearTimeout(setupTimer), (tls) => {
-      // Before the first request Node's inner server applies no header deadline of its own.
-      const firstRequestDeadline = setTimeout(() => tls.destroy(), deps.limits.firstRequestMs);
-      firstRequestDeadline.unref();
-      tls.once('close', () => clearTimeout(firstRequestDeadline));
-      tunnels.set(tls, { sandbox, target, address, firstRequestDeadline });
+      const headDeadline = socketDeadline(tls);
+      headDeadline.arm(deps.limits.firstRequestMs);
+      tunnels.set(tls, { sandbox, target, address, headDeadline, inflight: 0 });
       inner.emit('connection', tls);
     }, () => {
       record.fail(new GatewayError('GW_TLS_HANDSHAKE'));
@@ -63,6 +61,25 @@ export function handleConnect(
     if (sandboxName === null && !(e instanceof GatewayError)) deps.logger.error({ err: e }, 'connect handling failed');
     refuse(e);
   });
+}
+
+/** One timer per tunnel that destroys the socket when it fires. */
+function socketDeadline(socket: TLSSocket): HeadDeadline {
+  let timer: NodeJS.Timeout | undefined;
+  const clear = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+  socket.once('close', clear);
+  return {
+    arm(ms) {
+      clear();
+      if (socket.destroyed) return;
+      timer = setTimeout(() => socket.destroy(), ms);
+      timer.unref();
+    },
+    clear,
+  };
 }
 
 /** Parses the target for the log even when authentication will fail; throws nothing. */

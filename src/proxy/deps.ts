@@ -48,6 +48,17 @@ export interface TunnelContext {
   sandbox: SandboxInfo;
   target: Target;
   address: CheckedAddress;
-  /** Cleared by the first request: until then nothing else bounds a silent tunnel. */
-  firstRequestDeadline: NodeJS.Timeout;
+  /**
+   * Node's inner (non-listening) server applies no header deadline: a request head must arrive
+   * within this deadline after the handshake or after the previous response, or the tunnel is
+   * closed. Re-armed per request, so dripping bytes cannot keep a tunnel open.
+   */
+  headDeadline: HeadDeadline;
+  /** Requests of this tunnel whose responses have not ended yet. */
+  inflight: number;
+}
+
+export interface HeadDeadline {
+  arm(ms: number): void;
+  clear(): void;
 }

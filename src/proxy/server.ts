@@ -34,13 +34,20 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   inner.on('request', (req, res) => {
     const ctx = tunnels.get(req.socket);
     if (!ctx) return void res.destroy();
-    clearTimeout(ctx.firstRequestDeadline);
+    ctx.headDeadline.clear();
+    ctx.inflight += 1;
+    // Once nothing is in flight, the next head must follow within keep-alive idle time plus the
+    // head deadline (pipelined requests are counted, so a long response is never cut).
+    res.once('close', () => {
+      ctx.inflight -= 1;
+      if (ctx.inflight === 0) ctx.headDeadline.arm(inner.keepAliveTimeout + deps.limits.headMs);
+    });
     handleTunnelRequest(deps, ctx, req, res);
   });
   inner.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     const ctx = tunnels.get(req.socket);
     if (!ctx) return void socket.destroy();
-    clearTimeout(ctx.firstRequestDeadline);
+    ctx.headDeadline.clear();
     handleTunnelUpgrade(deps, ctx, req, socket, head);
   });
   inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

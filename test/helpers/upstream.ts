@@ -127,7 +127,7 @@ function route(echo: Echo, req: IncomingMessage, res: ServerResponse): void {
         res.end();
       }
     }, 100);
-    req.on('close', () => clearInterval(timer));
+    res.on('close', () => clearInterval(timer));
     return;
   }
   if (path === '/bytes') {
