@@ -1,0 +1,83 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ensureHomeDir, errnoCode, loadOrCreateMasterKey, type HomePaths } from '../config/home.js';
+import { RuntimeError } from '../errors.js';
+import { openDatabase } from '../store/database.js';
+import type { CliContext } from './context.js';
+import { out } from './output.js';
+
+export interface InitResult {
+  /** What this run created or repaired, one human-readable item each; empty when nothing changed. */
+  changes: string[];
+}
+
+/**
+ * Brings a home to a usable state: directory (0700), master key, CA, CA bundle, database. Each
+ * step leaves an existing piece alone, so running it again changes nothing; `serve` calls it too,
+ * so that `npm start` works on a fresh machine.
+ */
+export async function initHome(paths: HomePaths, env: NodeJS.ProcessEnv = process.env): Promise<InitResult> {
+  const changes: string[] = [];
+  if (ensureHomeDir(paths)) changes.push(`created home ${paths.home}`);
+  const key = loadOrCreateMasterKey(paths, env);
+  if (key.created) changes.push(`created master key ${paths.masterKey}`);
+  const { loadOrCreateCa } = await import('../ca/authority.js');
+  const { ca, created } = await loadOrCreateCa(paths.caDir);
+  if (created) changes.push(`created CA ${paths.caCert}`);
+  if (await ensureCaBundle(paths, ca.certPem)) changes.push(`wrote CA bundle ${paths.caBundle}`);
+  const hadDb = existsSync(paths.db);
+  openDatabase(paths.db).close();
+  if (!hadDb) changes.push(`created database ${paths.db}`);
+  return { changes };
+}
+
+/** Whether a home has everything `init` makes (the master key may come from the environment). */
+export function isInitialised(paths: HomePaths, env: NodeJS.ProcessEnv = process.env): boolean {
+  const keyFromEnv = (env['STANDIN_MASTER_KEY'] ?? '').trim() !== '';
+  return existsSync(paths.db) && existsSync(paths.caCert) && (keyFromEnv || existsSync(paths.masterKey));
+}
+
+// The CA module pulls in the X.509 library (~150 ms to load); commands that only read the store
+// should not pay for it, so it is loaded where a certificate is actually made or bundled.
+
+/**
+ * Writes the CA bundle (system roots + the standin CA) that `sandbox env` points clients at, when
+ * it is missing or does not hold the current CA. Returns whether it wrote.
+ */
+export async function ensureCaBundle(paths: HomePaths, caPem: string): Promise<boolean> {
+  try {
+    if (readFileSync(paths.caBundle, 'utf8').includes(caPem.trim())) return false;
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw bundleError(paths, e);
+  }
+  // Written beside and renamed, so a client reading the bundle never sees half of one.
+  const { caBundlePem } = await import('../ca/authority.js');
+  const tmp = `${paths.caBundle}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, caBundlePem(caPem), { mode: 0o644 });
+    renameSync(tmp, paths.caBundle);
+  } catch (e) {
+    throw bundleError(paths, e);
+  }
+  return true;
+}
+
+function bundleError(paths: HomePaths, e: unknown): RuntimeError {
+  return new RuntimeError(`cannot write CA bundle ${paths.caBundle}: ${errnoCode(e) ?? 'unknown error'}`);
+}
+
+export function registerInit(program: Command, ctx: CliContext): void {
+  program
+    .command('init')
+    .description('create the home, master key, CA and database (idempotent)')
+    .action(async () => {
+      const paths = ctx.paths();
+      const { changes } = await initHome(paths);
+      if (changes.length === 0) {
+        out(`standin home at ${paths.home} is already initialised (nothing changed)`);
+        return;
+      }
+      out(`initialised standin home at ${paths.home}`);
+      for (const c of changes) out(`  ${c}`);
+    });
+}

@@ -1,0 +1,125 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { lastNetLogId, queryNetLog } from '../netlog/query.js';
+import { parseSince } from '../netlog/sanitize.js';
+import type { NetLogQuery, StoredNetLogRow } from '../netlog/types.js';
+import type { Db } from '../store/database.js';
+import type { CliContext } from './context.js';
+import { isoTime, orDash, out, printJsonLine, printTable, type Column } from './output.js';
+
+interface LogOptions {
+  sandbox?: string;
+  host?: string;
+  decision?: string;
+  since?: string;
+  limit?: string;
+  json?: boolean;
+  follow?: boolean;
+}
+
+const DECISIONS = ['allowed', 'swapped', 'denied', 'token_misuse', 'error'];
+const FOLLOW_INTERVAL_MS = 250;
+const FOLLOW_BATCH = 1_000;
+
+// Widths from the first batch would not fit later ones in --follow; these minimums keep columns steady.
+const COLUMNS: readonly Column<StoredNetLogRow>[] = [
+  { header: 'TIME', value: (r) => isoTime(r.at), min: 24 },
+  { header: 'SANDBOX', value: (r) => orDash(r.sandbox), min: 12 },
+  { header: 'METHOD', value: (r) => r.method, min: 7 },
+  { header: 'HOST', value: (r) => (r.host === '' ? '-' : `${r.host}:${r.port}`), min: 28 },
+  { header: 'PATH', value: (r) => orDash(r.path), min: 24 },
+  { header: 'STATUS', value: (r) => (r.status === 0 ? '-' : String(r.status)), min: 6 },
+  { header: 'DECISION', value: (r) => r.decision, min: 12 },
+  { header: 'SECRETS', value: (r) => r.secrets.join(',') || '-', min: 10 },
+  { header: 'DURATION', value: (r) => `${r.durationMs}ms`, min: 8 },
+  { header: 'ERROR', value: (r) => orDash(r.errorCode) },
+];
+
+/** `standin log`: the network log, newest N oldest first; `--follow` keeps printing new rows. */
+export function registerLog(program: Command, ctx: CliContext): void {
+  program
+    .command('log')
+    .description('show the network log')
+    .option('--sandbox <name>', 'only this sandbox')
+    .option('--host <host>', 'only this host')
+    .option('--decision <decision>', `only this decision: ${DECISIONS.join(' | ')}`)
+    .option('--since <time>', 'only rows since an ISO 8601 time or an age (30s, 15m, 2h, 7d)')
+    .option('--limit <n>', 'the newest N rows (default 100)')
+    .option('--json', 'one JSON object per line')
+    .option('--follow', 'keep printing new rows until interrupted')
+    .action(async (o: LogOptions) => {
+      const query = toQuery(o);
+      const db = ctx.db();
+      const rows = queryNetLog(db, query);
+      print(rows, o.json === true, true);
+      if (o.follow !== true) {
+        if (rows.length === 0 && o.json !== true) out('no matching requests in the network log');
+        return;
+      }
+      // With --limit 0 nothing was shown, so following starts at the end, not at the beginning.
+      const start = rows.at(-1)?.id ?? (query.limit === 0 ? lastNetLogId(db) : 0);
+      await follow(db, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0);
+    });
+}
+
+function toQuery(o: LogOptions): NetLogQuery {
+  const q: NetLogQuery = {};
+  if (o.sandbox !== undefined) q.sandbox = o.sandbox.trim();
+  if (o.host !== undefined) q.host = o.host.trim().toLowerCase();
+  if (o.decision !== undefined) {
+    if (!DECISIONS.includes(o.decision)) {
+      throw new UsageError(`invalid --decision '${o.decision}': use ${DECISIONS.join(', ')}`);
+    }
+    q.decision = o.decision;
+  }
+  if (o.since !== undefined) q.since = parseSince(o.since);
+  if (o.limit !== undefined) {
+    if (!/^\d{1,6}$/.test(o.limit.trim())) throw new UsageError(`invalid --limit '${o.limit}': use a number from 0 to 999999`);
+    q.limit = Number(o.limit.trim());
+  }
+  return q;
+}
+
+function print(rows: readonly StoredNetLogRow[], json: boolean, header: boolean): void {
+  if (json) {
+    for (const r of rows) printJsonLine(r);
+    return;
+  }
+  if (rows.length > 0) printTable(COLUMNS, rows, header);
+}
+
+/** Polls by row id until SIGINT or SIGTERM; both end it normally (exit 0). */
+function follow(db: Db, query: NetLogQuery, start: number, json: boolean, headerShown: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let afterId = start;
+    let header = !headerShown;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (error?: unknown): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onSignal = (): void => stop();
+    const poll = (): void => {
+      try {
+        for (;;) {
+          const rows = queryNetLog(db, { ...query, afterId });
+          print(rows, json, header && rows.length > 0);
+          if (rows.length > 0) header = false;
+          afterId = rows.at(-1)?.id ?? afterId;
+          if (rows.length < FOLLOW_BATCH) break;
+        }
+      } catch (e) {
+        // Thrown from a timer it would escape main's error mapping (and print a stack).
+        stop(e);
+        return;
+      }
+      timer = setTimeout(poll, FOLLOW_INTERVAL_MS);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    timer = setTimeout(poll, FOLLOW_INTERVAL_MS);
+  });
+}

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import type { HomePaths } from '../config/home.js';
+import type { BindingInfo } from '../store/types.js';
+import type { CliContext } from './context.js';
+import { ensureCaBundle } from './init.js';
+
+/**
+ * The environment a sandbox runs with, in one place for `sandbox env`, `sandbox create` and `run`:
+ * its stand-in tokens, the proxy (with its credential), an empty NO_PROXY so that an inherited one
+ * cannot route around the gateway, and CA trust for the common clients, pointing at a bundle of
+ * system roots plus the standin CA so that TLS the gateway does not touch still verifies.
+ */
+export const DEFAULT_PROXY = '127.0.0.1:8877';
+
+const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'];
+const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
+
+export interface SandboxEnvInput {
+  sandbox: string;
+  proxyKey: string;
+  bindings: readonly Pick<BindingInfo, 'env' | 'token'>[];
+  /** HOST:PORT of the gateway. */
+  proxy: string;
+  caBundle: string;
+}
+
+export function sandboxEnv(input: SandboxEnvInput): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const b of [...input.bindings].sort((a, b) => a.env.localeCompare(b.env))) env[b.env] = b.token;
+  const url = `http://${encodeURIComponent(input.sandbox)}:${encodeURIComponent(input.proxyKey)}@${input.proxy}`;
+  for (const v of PROXY_VARS) env[v] = url;
+  env['NO_PROXY'] = '';
+  env['no_proxy'] = '';
+  for (const v of CA_VARS) env[v] = input.caBundle;
+  return env;
+}
+
+/** Reads what `sandboxEnv` needs from the home and store; refreshes the CA bundle if needed. */
+export async function loadSandboxEnv(ctx: CliContext, sandbox: string, proxyFlag?: string): Promise<Record<string, string>> {
+  const proxy = resolveProxyAddress(ctx.paths(), proxyFlag);
+  const store = ctx.store();
+  const info = store.getSandbox(sandbox);
+  if (info === undefined) throw new UsageError(`no sandbox named '${sandbox}'`);
+  const paths = ctx.paths();
+  await ensureCaBundle(paths, ctx.caPem());
+  return sandboxEnv({
+    sandbox: info.name,
+    proxyKey: store.proxyKey(info.name),
+    bindings: store.listBindings(info.name),
+    proxy,
+    caBundle: paths.caBundle,
+  });
+}
+
+/**
+ * `--proxy HOST:PORT`, else the address a running `serve` recorded in the home, else the default.
+ * A record left by a gateway that died without cleaning up is ignored: its process is gone.
+ */
+export function resolveProxyAddress(paths: HomePaths, flag?: string): string {
+  if (flag !== undefined) return checkProxyAddress(flag);
+  try {
+    const state: unknown = JSON.parse(readFileSync(paths.serveState, 'utf8'));
+    if (typeof state === 'object' && state !== null && 'proxy' in state && 'pid' in state) {
+      const { proxy, pid } = state;
+      if (typeof proxy === 'string' && typeof pid === 'number' && isAlive(pid)) return checkProxyAddress(proxy);
+    }
+  } catch {
+    // No gateway recorded (or an unreadable record): fall through to the default.
+  }
+  return DEFAULT_PROXY;
+}
+
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+export function checkProxyAddress(s: string): string {
+  const m = HOST_PORT.exec(s.trim());
+  const port = Number(m?.[1]);
+  if (m === null || port < 1 || port > 65535) {
+    throw new UsageError(`invalid --proxy '${s}': expected HOST:PORT, e.g. 127.0.0.1:8877`);
+  }
+  return s.trim();
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else, which still means it is running.
+    return typeof e === 'object' && e !== null && 'code' in e && e.code === 'EPERM';
+  }
+}
+
+export type EnvFormat = 'shell' | 'dotenv' | 'json';
+
+export function parseEnvFormat(s: string): EnvFormat {
+  if (s === 'shell' || s === 'dotenv' || s === 'json') return s;
+  throw new UsageError(`invalid --format '${s}': use shell, dotenv or json`);
+}
+
+export function formatEnv(env: Record<string, string>, format: EnvFormat): string {
+  if (format === 'json') return `${JSON.stringify(env, null, 2)}\n`;
+  const lines = Object.entries(env).map(([k, v]) => (format === 'shell' ? `export ${k}=${shellQuote(v)}` : `${k}=${dotenvQuote(v)}`));
+  return `${lines.join('\n')}\n`;
+}
+
+/** POSIX single quotes: nothing inside is special; a quote is closed, escaped and reopened. */
+export function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+// dotenv readers differ on escapes; bare values need none, single quotes are literal in all of them.
+function dotenvQuote(v: string): string {
+  if (/^[A-Za-z0-9_./:@%+,=-]*$/.test(v)) return v;
+  if (!/['\n\r]/.test(v)) return `'${v}'`;
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$/g, '\\$').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+}

@@ -1,0 +1,119 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { parseHostPattern } from '../policy/host-pattern.js';
+import { findProvider } from '../providers/catalog.js';
+import type { SandboxInfo, Store } from '../store/types.js';
+import type { CliContext } from './context.js';
+import { isoTime, out, printJson, printTable } from './output.js';
+import { checkProxyAddress, formatEnv, loadSandboxEnv, parseEnvFormat } from './sandbox-env.js';
+
+/** `standin sandbox ...`: identities that connect through the gateway, and their bindings. */
+export function registerSandbox(program: Command, ctx: CliContext): void {
+  const sandbox = program.command('sandbox').description('create sandboxes and bind secrets to their env vars');
+
+  sandbox
+    .command('create <name>')
+    .description('create a sandbox and print its environment')
+    .option('--bind <ENV=SECRET>', 'bind a secret to an env var (repeatable)', collect, [])
+    .option('--allow-host <pattern>', 'egress policy: a host the sandbox may reach (repeatable; none = any public host)', collect, [])
+    .option('--proxy <host:port>', 'gateway address to put in the environment')
+    .option('--json', 'one JSON document: { name, env }')
+    .action(async (name: string, o: { bind: string[]; allowHost: string[]; proxy?: string; json?: boolean }) => {
+      const wanted = o.bind.map(parseBinding);
+      for (const h of o.allowHost) parseHostPattern(h);
+      if (o.proxy !== undefined) checkProxyAddress(o.proxy);
+      const store = ctx.store();
+      const bindings = wanted.map((b) => ({ ...b, tokenPrefix: tokenPrefixFor(store, b.secretName) }));
+      const { sandbox: info } = store.createSandbox({ name, allowHosts: o.allowHost, bindings, actor: ctx.actor() });
+      const env = await loadSandboxEnv(ctx, info.name, o.proxy);
+      if (o.json === true) return printJson({ name: info.name, env });
+      process.stdout.write(formatEnv(env, 'shell'));
+    });
+
+  sandbox
+    .command('bind <name> <binding>')
+    .description('bind a secret to an env var (ENV=SECRET); a new token replaces any previous one')
+    .action((name: string, raw: string) => {
+      const { env, secretName } = parseBinding(raw);
+      const store = ctx.store();
+      const b = store.bind(name, env, secretName, ctx.actor(), tokenPrefixFor(store, secretName));
+      out(`bound ${b.env} to secret ${b.secretName} in sandbox ${name}: ${b.env}=${b.token}`);
+    });
+
+  sandbox
+    .command('unbind <name> <env>')
+    .description('remove a binding; its token stops working at once')
+    .action((name: string, env: string) => {
+      ctx.store().unbind(name, env, ctx.actor());
+      out(`unbound ${env} from sandbox ${name}`);
+    });
+
+  sandbox
+    .command('list')
+    .description('list sandboxes and their bindings')
+    .option('--json', 'one JSON document')
+    .action((o: { json?: boolean }) => {
+      const store = ctx.store();
+      const rows = store.listSandboxes().map((s) => ({ sandbox: s, bindings: store.listBindings(s.name) }));
+      if (o.json === true) {
+        return printJson(
+          rows.map(({ sandbox: s, bindings }) => ({
+            name: s.name,
+            allowHosts: s.allowHosts,
+            bindings: bindings.map((b) => ({ env: b.env, secret: b.secretName })),
+            createdAt: isoTime(s.createdAt),
+          })),
+        );
+      }
+      if (rows.length === 0) return out('no sandboxes');
+      type Row = { sandbox: SandboxInfo; bindings: { env: string; secretName: string }[] };
+      printTable(
+        [
+          { header: 'NAME', value: (r: Row) => r.sandbox.name },
+          { header: 'BINDINGS', value: (r) => r.bindings.map((b) => `${b.env}=${b.secretName}`).join(',') || '-' },
+          { header: 'ALLOW HOSTS', value: (r) => r.sandbox.allowHosts.join(',') || '(any public host)' },
+          { header: 'CREATED', value: (r) => isoTime(r.sandbox.createdAt) },
+        ],
+        rows,
+      );
+    });
+
+  sandbox
+    .command('delete <name>')
+    .description('delete a sandbox; its proxy credential and tokens stop working at once')
+    .action((name: string) => {
+      ctx.store().deleteSandbox(name, ctx.actor());
+      out(`deleted sandbox ${name}`);
+    });
+
+  sandbox
+    .command('env <name>')
+    .description('print the environment a sandbox runs with')
+    .option('--format <format>', 'shell | dotenv | json', 'shell')
+    .option('--proxy <host:port>', 'gateway address (default: the running gateway, else 127.0.0.1:8877)')
+    .action(async (name: string, o: { format: string; proxy?: string }) => {
+      const format = parseEnvFormat(o.format);
+      process.stdout.write(formatEnv(await loadSandboxEnv(ctx, name, o.proxy), format));
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function parseBinding(raw: string): { env: string; secretName: string } {
+  const eq = raw.indexOf('=');
+  const env = eq < 0 ? '' : raw.slice(0, eq).trim();
+  const secretName = eq < 0 ? '' : raw.slice(eq + 1).trim();
+  if (env === '' || secretName === '') throw new UsageError(`invalid binding '${raw}': expected ENV=SECRET`);
+  return { env, secretName };
+}
+
+// A secret made from a provider preset gets tokens shaped like that provider's keys, so client
+// libraries that check the format (an `sk-ant-` prefix, say) accept the stand-in.
+function tokenPrefixFor(store: Store, secretName: string): string | undefined {
+  const secret = store.getSecret(secretName);
+  if (secret === undefined) throw new UsageError(`no secret named '${secretName}'`);
+  const prefix = secret.provider === null ? '' : (findProvider(secret.provider)?.tokenPrefix ?? '');
+  return prefix === '' ? undefined : prefix;
+}

@@ -1,0 +1,149 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { parseHostPattern } from '../policy/host-pattern.js';
+import { findProvider } from '../providers/catalog.js';
+import type { SchemeSpec, SecretInfo } from '../store/types.js';
+import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
+import type { CliContext } from './context.js';
+import { isoTime, orDash, out, printJson, printTable } from './output.js';
+import { checkValueSource, readSecretValue, type ValueSourceOptions } from './value-source.js';
+
+interface CreateOptions extends ValueSourceOptions {
+  hosts?: string;
+  scheme?: string;
+  provider?: string;
+}
+
+/** `standin secret ...`: values go in once and never come back out, on any path. */
+export function registerSecret(program: Command, ctx: CliContext): void {
+  const secret = program.command('secret').description('create and manage secrets (values are write-only)');
+
+  withValueOptions(
+    secret
+      .command('create <name>')
+      .description('create a secret scoped to hosts; the value comes from stdin, an env var or a file')
+      .option('--hosts <hosts>', 'comma-separated host patterns the value may be sent to')
+      .option('--scheme <scheme>', 'bearer | basic | header:NAME | query:NAME')
+      .option('--provider <id>', 'preset scheme and hosts (see `standin providers`)'),
+  ).action(async (name: string, o: CreateOptions) => {
+    const { scheme, hosts, provider } = secretShape(o);
+    checkValueSource(o);
+    const store = ctx.store();
+    if (store.getSecret(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
+    const value = await readSecretValue(o);
+    const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor() });
+    out(`created secret ${info.name} (version ${info.currentVersion}, scheme ${formatSchemeSpec(info.scheme)}, hosts ${info.hosts.join(',')})`);
+  });
+
+  secret
+    .command('list')
+    .description('list secrets (never their values)')
+    .option('--json', 'one JSON document')
+    .action((o: { json?: boolean }) => {
+      const secrets = ctx.store().listSecrets();
+      if (o.json === true) return printJson(secrets.map(secretJson));
+      if (secrets.length === 0) return out('no secrets');
+      printTable(
+        [
+          { header: 'NAME', value: (s: SecretInfo) => s.name },
+          { header: 'SCHEME', value: (s) => formatSchemeSpec(s.scheme) },
+          { header: 'HOSTS', value: (s) => s.hosts.join(',') },
+          { header: 'PROVIDER', value: (s) => orDash(s.provider) },
+          { header: 'VERSION', value: (s) => String(s.currentVersion) },
+          { header: 'UPDATED', value: (s) => isoTime(s.updatedAt) },
+        ],
+        secrets,
+      );
+    });
+
+  secret
+    .command('show <name>')
+    .description('show a secret\'s metadata and versions (never its value)')
+    .option('--json', 'one JSON document')
+    .action((name: string, o: { json?: boolean }) => {
+      const s = ctx.store().getSecret(name);
+      if (s === undefined) throw new UsageError(`no secret named '${name}'`);
+      if (o.json === true) return printJson(secretJson(s));
+      out(
+        [
+          `name:      ${s.name}`,
+          `id:        ${s.id}`,
+          `scheme:    ${formatSchemeSpec(s.scheme)}`,
+          `hosts:     ${s.hosts.join(', ')}`,
+          `provider:  ${orDash(s.provider)}`,
+          `version:   ${s.currentVersion} (kept: ${s.versions.join(', ')})`,
+          `created:   ${isoTime(s.createdAt)}`,
+          `updated:   ${isoTime(s.updatedAt)}`,
+        ].join('\n'),
+      );
+    });
+
+  withValueOptions(secret.command('rotate <name>').description('add a new version and make it current')).action(
+    async (name: string, o: ValueSourceOptions) => {
+      checkValueSource(o);
+      const store = ctx.store();
+      if (store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
+      const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor());
+      out(`rotated secret ${name} to version ${version}`);
+    },
+  );
+
+  secret
+    .command('rollback <name>')
+    .description('make the previous version current again')
+    .action((name: string) => {
+      const version = ctx.store().rollbackSecret(name, ctx.actor());
+      out(`rolled back secret ${name} to version ${version}`);
+    });
+
+  secret
+    .command('delete <name>')
+    .description('delete a secret, its versions and every binding that uses it')
+    .action((name: string) => {
+      ctx.store().deleteSecret(name, ctx.actor());
+      out(`deleted secret ${name}`);
+    });
+}
+
+function withValueOptions(cmd: Command): Command {
+  return cmd
+    .option('--value-stdin', 'read the value from stdin (one trailing newline is dropped)')
+    .option('--value-env <var>', 'read the value from an environment variable')
+    .option('--value-file <file>', 'read the value from a file (one trailing newline is dropped)');
+}
+
+/** Scheme, hosts and provider from the flags, a provider's preset filling what is not given. */
+function secretShape(o: CreateOptions): { scheme: SchemeSpec; hosts: string[]; provider: string | null } {
+  const preset = o.provider === undefined ? undefined : findProvider(o.provider);
+  if (o.provider !== undefined && preset === undefined) {
+    throw new UsageError(`unknown provider '${o.provider}': see \`standin providers\``);
+  }
+  const scheme = o.scheme !== undefined ? parseSchemeSpec(o.scheme) : (preset?.scheme ?? { kind: 'bearer' });
+  let hosts: string[];
+  if (o.hosts !== undefined) hosts = parseHostList(o.hosts);
+  else if (preset !== undefined) hosts = [...preset.hosts];
+  else throw new UsageError('--hosts is required (or --provider, whose preset has hosts)');
+  return { scheme, hosts, provider: preset?.id ?? null };
+}
+
+export function parseHostList(raw: string): string[] {
+  const hosts = raw.split(',').map((h) => h.trim()).filter((h) => h !== '');
+  if (hosts.length === 0) throw new UsageError('--hosts needs at least one host pattern');
+  for (const h of hosts) parseHostPattern(h);
+  return hosts;
+}
+
+// The JSON shape of a secret: metadata only, the scheme in the same spelling as the flag.
+function secretJson(s: SecretInfo): Record<string, unknown> {
+  return {
+    id: s.id,
+    name: s.name,
+    scheme: formatSchemeSpec(s.scheme),
+    hosts: s.hosts,
+    provider: s.provider,
+    currentVersion: s.currentVersion,
+    versions: s.versions,
+    createdAt: isoTime(s.createdAt),
+    updatedAt: isoTime(s.updatedAt),
+  };
+}

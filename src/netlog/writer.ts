@@ -1,0 +1,136 @@
+import type { Db } from '../store/database.js';
+import type { NetLogRow, NetLogWriter } from './types.js';
+
+export interface NetLogWriterOptions {
+  /** Rows per transaction; reaching it schedules a write on the next turn of the event loop. */
+  batchSize?: number;
+  /** Longest a queued row waits before it is written. */
+  intervalMs?: number;
+  /** Queue bound: at this size `record` writes synchronously instead of queueing further. */
+  maxQueue?: number;
+  /** Background write failures (the rows stay queued and are retried). */
+  onError?: (e: unknown) => void;
+}
+
+const DEFAULTS = { batchSize: 500, intervalMs: 50, maxQueue: 100_000 };
+
+const INSERT = `INSERT INTO network_log
+  (request_id, at, sandbox, method, scheme, host, port, path, status, decision, secrets,
+   bytes_in, bytes_out, duration_ms, upstream_ip, error_code)
+  VALUES (@requestId, @at, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
+   @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode)`;
+
+/**
+ * Batches network-log rows so that the request path never waits on disk: `record` only pushes to
+ * an in-memory queue, and rows are written in one transaction per batch, on a short timer or as
+ * soon as a batch is full. A row is never dropped to save memory: when the queue is at its bound
+ * (the disk cannot keep up), `record` pays for one synchronous write instead.
+ */
+export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): NetLogWriter {
+  const batchSize = Math.max(1, options.batchSize ?? DEFAULTS.batchSize);
+  const intervalMs = Math.max(0, options.intervalMs ?? DEFAULTS.intervalMs);
+  const maxQueue = Math.max(batchSize, options.maxQueue ?? DEFAULTS.maxQueue);
+  const onError = options.onError ?? ((): void => undefined);
+  const insert = db.prepare(INSERT);
+  const insertAll = db.transaction((rows: readonly NetLogRow[]) => {
+    for (const row of rows) insert.run(toParams(row));
+  });
+
+  let queue: NetLogRow[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  let closed = false;
+
+  // Takes the whole queue and writes it; on failure the rows go back to the front, in order, so a
+  // briefly locked database (another process writing) costs a retry, not a gap in the log.
+  const writeQueued = (): void => {
+    if (queue.length === 0) return;
+    const rows = queue;
+    queue = [];
+    try {
+      insertAll(rows);
+    } catch (e) {
+      queue = rows.concat(queue);
+      throw e;
+    }
+  };
+
+  const writeInBackground = (): void => {
+    cancelScheduled();
+    try {
+      writeQueued();
+    } catch (e) {
+      onError(e);
+    }
+    if (queue.length > 0 && !closed) scheduleTimer();
+  };
+
+  const scheduleTimer = (): void => {
+    if (timer !== undefined || immediate !== undefined) return;
+    // unref: a pending log write must not keep a finished process alive; close() flushes anyway.
+    timer = setTimeout(writeInBackground, intervalMs).unref();
+  };
+
+  const cancelScheduled = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
+    timer = undefined;
+    immediate = undefined;
+  };
+
+  return {
+    record(row: NetLogRow): void {
+      queue.push(row);
+      if (closed || queue.length >= maxQueue) {
+        // Past close there is no timer left to write it; at the bound, memory is worth more than
+        // the caller's few milliseconds. Either way the row reaches disk now.
+        writeInBackground();
+        return;
+      }
+      if (queue.length >= batchSize) {
+        if (immediate === undefined) {
+          if (timer !== undefined) clearTimeout(timer);
+          timer = undefined;
+          immediate = setImmediate(writeInBackground);
+        }
+        return;
+      }
+      scheduleTimer();
+    },
+    flush(): void {
+      cancelScheduled();
+      writeQueued();
+    },
+    pending(): number {
+      return queue.length;
+    },
+    close(): void {
+      closed = true;
+      cancelScheduled();
+      writeQueued();
+    },
+  };
+}
+
+type Params = Record<string, string | number | null>;
+
+function toParams(row: NetLogRow): Params {
+  return {
+    requestId: row.requestId,
+    at: Math.round(row.at),
+    sandbox: row.sandbox,
+    method: row.method,
+    scheme: row.scheme,
+    host: row.host,
+    port: row.port,
+    path: row.path,
+    status: row.status,
+    decision: row.decision,
+    secrets: JSON.stringify(row.secrets),
+    bytesIn: row.bytesIn,
+    bytesOut: row.bytesOut,
+    durationMs: Math.round(row.durationMs),
+    upstreamIp: row.upstreamIp,
+    errorCode: row.errorCode,
+  };
+}
