@@ -10,21 +10,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// @peculiar/x509 2.x needs a Reflect metadata API before it loads (see src/ca/reflect-shim.ts);
-// the script is plain JS, so it installs the same three functions inline, then imports.
-if (typeof Reflect.getMetadata !== 'function') {
-  const table = new WeakMap();
-  const define = (key, value, target) => {
-    if (!table.has(target)) table.set(target, new Map());
-    table.get(target).set(key, value);
-  };
-  const own = (key, target) => table.get(target)?.get(key);
-  const get = (key, target) => {
-    for (let t = target; t !== null; t = Object.getPrototypeOf(t)) if (table.get(t)?.has(key)) return table.get(t).get(key);
-    return undefined;
-  };
-  Object.assign(Reflect, { defineMetadata: define, getOwnMetadata: own, getMetadata: get });
-}
+// @peculiar/x509 2.x needs the Reflect metadata API loaded before it.
+import 'reflect-metadata';
 const x509 = await import('@peculiar/x509');
 x509.cryptoProvider.set(webcrypto);
 

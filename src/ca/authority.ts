@@ -3,8 +3,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { webcrypto } from 'node:crypto';
-// Must precede '@peculiar/x509': see reflect-shim.ts.
-import './reflect-shim.js';
+// @peculiar/x509 registers its providers through tsyringe, which needs the Reflect metadata API
+// loaded first (ES module imports evaluate in order).
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { RuntimeError } from '../errors.js';
 import { createLeafMinter, EC_P256, ECDSA_SHA256, randomSerial } from './mint.js';

@@ -1,7 +1,8 @@
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
-// Must precede '@peculiar/x509': see reflect-shim.ts.
-import './reflect-shim.js';
+// @peculiar/x509 registers its providers through tsyringe, which needs the Reflect metadata API
+// loaded first (ES module imports evaluate in order).
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { GatewayError } from '../errors.js';
 

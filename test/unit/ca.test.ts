@@ -1,4 +1,4 @@
-import '../../src/ca/reflect-shim.js';
+import 'reflect-metadata';
 import { mkdtemp, readFile, rm, stat, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
