@@ -36,6 +36,8 @@ const CODES = {
   GW_UPSTREAM_TIMEOUT: { status: 504, decision: 'error', title: 'Destination did not answer in time' },
   GW_UPSTREAM_PROTOCOL: { status: 502, decision: 'error', title: 'Destination sent an invalid response' },
   GW_TLS_HANDSHAKE: { status: 400, decision: 'error', title: 'TLS handshake with the client failed' },
+  GW_SELF_TARGET: { status: 403, decision: 'denied', title: 'The gateway does not connect to itself' },
+  GW_TOO_MANY_CONNECTIONS: { status: 429, decision: 'denied', title: 'Too many open connections for this sandbox' },
   GW_TIMEOUT: { status: 408, decision: 'error', title: 'Client was too slow' },
   GW_CLIENT_ABORTED: { status: 499, decision: 'error', title: 'Client closed the connection' },
   GW_INTERNAL: { status: 500, decision: 'error', title: 'Internal gateway error' },

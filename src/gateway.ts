@@ -8,6 +8,8 @@ import type { NetLogWriter } from './netlog/types.js';
 import type { AllowDest } from './policy/types.js';
 import { DEFAULT_LIMITS, type ProxyLimits } from './proxy/deps.js';
 import { createProxyServer } from './proxy/server.js';
+import { SandboxConnections } from './proxy/connection-limit.js';
+import { networkInterfaces } from 'node:os';
 import type { Store } from './store/types.js';
 
 export interface GatewayOptions {
@@ -34,6 +36,12 @@ export interface Gateway {
 
 const SHUTDOWN_GRACE_MS = 5_000;
 
+function interfaceAddresses(): Set<string> {
+  const all = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) all.add(i.address);
+  return all;
+}
+
 /** Wires the parts together from explicit dependencies and starts listening. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -41,6 +49,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Upstream TLS is always verified; the name checked is the CONNECT target's (see forward.ts).
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, ca: trusted, minVersion: 'TLSv1.2', rejectUnauthorized: true, scheduling: 'lifo' });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  const selfPorts = new Set<number>();
   const proxy = createProxyServer({
     store: options.store,
     netlog: options.netlog,
@@ -51,8 +60,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     logger: options.logger,
     clock: options.clock ?? Date.now,
     limits,
+    self: { ports: selfPorts, addresses: interfaceAddresses() },
+    connections: new SandboxConnections(limits.connectionsPerSandbox),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
+  selfPorts.add(address.port);
   options.logger.info({ host: address.host, port: address.port }, 'proxy listening');
   return {
     address,

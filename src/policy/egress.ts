@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors.js';
 import type { SandboxInfo } from '../store/types.js';
 import { matchesAnyPattern } from './host-pattern.js';
-import { allowDestPermits } from './address.js';
+import { allowDestPermits, classifyAddress } from './address.js';
 import { resolveTarget } from './resolve.js';
 import type { CheckedAddress, ResolverOptions, Target } from './types.js';
 
@@ -18,6 +18,7 @@ export async function checkEgress(
   target: Target,
   defaultPort: 443 | 80,
   resolver: ResolverOptions,
+  self: SelfAddresses,
 ): Promise<CheckedAddress> {
   const policyNamesHost = sandbox.allowHosts.length > 0;
   if (policyNamesHost && !matchesAnyPattern(sandbox.allowHosts, target)) {
@@ -27,5 +28,19 @@ export async function checkEgress(
   if (target.port !== defaultPort && !policyNamesHost && !allowDestPermits(resolver.allowDest, checked.address, target.port)) {
     throw new GatewayError('GW_PORT_DENIED', `port ${target.port} not allowed`);
   }
+  if (isSelf(checked.address, target.port, self)) throw new GatewayError('GW_SELF_TARGET');
   return checked;
+}
+
+/** Where the gateway itself listens: never a destination, whatever `--allow-dest` says. */
+export interface SelfAddresses {
+  ports: ReadonlySet<number>;
+  /** Addresses of this machine's interfaces (a wildcard listener answers on all of them). */
+  addresses: ReadonlySet<string>;
+}
+
+function isSelf(address: string, port: number, self: SelfAddresses): boolean {
+  if (!self.ports.has(port)) return false;
+  const kind = classifyAddress(address);
+  return kind === 'loopback' || kind === 'unspecified' || self.addresses.has(address);
 }

@@ -42,7 +42,9 @@ export function handleConnect(
     const sandbox = authenticate(deps.store, req);
     sandboxName = record.sandbox = sandbox.name;
     if (!target) throw new GatewayError('GW_BAD_TARGET');
-    const address = await checkEgress(sandbox, target, 443, deps.resolver);
+    const release = deps.connections.acquire(sandbox.id);
+    socket.once('close', release);
+    const address = await checkEgress(sandbox, target, 443, deps.resolver, deps.self);
     record.upstreamIp = address.address;
     const context = await deps.leaves.get(target.host);
     if (socket.destroyed) return;

@@ -3,8 +3,10 @@ import type { Agent as HttpsAgent } from 'node:https';
 import type { Logger } from '../logging/logger.js';
 import type { LeafContextCache } from '../ca/types.js';
 import type { NetLogWriter } from '../netlog/types.js';
+import type { SelfAddresses } from '../policy/egress.js';
 import type { CheckedAddress, ResolverOptions, Target } from '../policy/types.js';
 import type { SandboxInfo, Store } from '../store/types.js';
+import type { SandboxConnections } from './connection-limit.js';
 
 /** Deadlines and bounds the proxy enforces itself (see NODE-PITFALLS: Node applies few of them). */
 export interface ProxyLimits {
@@ -20,6 +22,8 @@ export interface ProxyLimits {
   upstreamConnectMs: number;
   /** Waiting for the upstream's response head. */
   upstreamResponseMs: number;
+  /** Open client connections (tunnels and plain-HTTP) one sandbox may hold at once. */
+  connectionsPerSandbox: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -29,6 +33,7 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   idleMs: 120_000,
   upstreamConnectMs: 10_000,
   upstreamResponseMs: 300_000,
+  connectionsPerSandbox: 512,
 };
 
 export interface ProxyDeps {
@@ -41,6 +46,8 @@ export interface ProxyDeps {
   logger: Logger;
   clock: () => number;
   limits: ProxyLimits;
+  self: SelfAddresses;
+  connections: SandboxConnections;
 }
 
 /** What an intercepted tunnel was authorised for at CONNECT time. */

@@ -31,6 +31,7 @@ export function handlePlainRequest(deps: ProxyDeps, req: IncomingMessage, res: S
     const sandbox = authenticate(deps.store, req);
     record.sandbox = sandbox.name;
     if (!parsed) throw new GatewayError('GW_BAD_TARGET', 'not an absolute http:// URL');
+    res.once('close', deps.connections.acquire(sandbox.id));
     const raw = fromRaw(req.rawHeaders);
     const refused = checkPlainRequest({ httpVersion: req.httpVersion, method: req.method ?? '', url: parsed.path, headers: raw });
     if (refused) throw refused;
@@ -45,7 +46,7 @@ export function handlePlainRequest(deps: ProxyDeps, req: IncomingMessage, res: S
       });
       throw new GatewayError('GW_TOKEN_CLEARTEXT');
     }
-    const address = await checkEgress(sandbox, parsed.target, 80, deps.resolver);
+    const address = await checkEgress(sandbox, parsed.target, 80, deps.resolver, deps.self);
     record.upstreamIp = address.address;
     forward(deps, req, res, { tls: false, target: parsed.target, address, method: req.method ?? 'GET', path: parsed.path, headers, scrubber: undefined }, record);
   })().catch((e: unknown) => {

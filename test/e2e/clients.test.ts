@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeHome, startServe, type ServeProcess } from '../helpers/serve.js';
+import { removeHome, runClient, startServe, type ServeProcess } from '../helpers/serve.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const REAL = 'sk-live-REALVALUE-e2e-9f8e7d6c5b4a39281706';
@@ -19,9 +19,8 @@ function pythonWith(module: string): string | undefined {
   return undefined;
 }
 
-function run(cmd: string, args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+function run(cmd: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runClient(cmd, args, { ...process.env, ...env });
 }
 
 beforeAll(async () => {
@@ -64,12 +63,12 @@ describe('real clients configured only by `standin sandbox env`', () => {
   });
 
   for (const client of clients) {
-    it(`${client.name}: upstream gets the real value, the client only its token, the log has the row`, () => {
+    it(`${client.name}: upstream gets the real value, the client only its token, the log has the row`, async () => {
       const cmd = client.cmd();
       expect(cmd, `${client.name} is not installed`).toBeDefined();
       if (!cmd) return;
       const before = upstream.received.length;
-      const r = run(cmd[0], cmd[1]);
+      const r = await run(cmd[0], cmd[1]);
       expect(r.code, r.err).toBe(0);
       expect(r.out).toContain('200');
       expect(r.out).toContain(env.OPENAI_API_KEY);
