@@ -30,6 +30,11 @@ export function parseHostPattern(s: string): HostPattern {
       `invalid host pattern ${JSON.stringify(s.slice(0, 100))}: expected host, *.domain, IPv4 or [IPv6], with an optional :port`,
     );
   }
+  // `*.com` would scope a credential to a whole top-level domain: a wildcard needs a registrable
+  // parent of at least two labels.
+  if (wildcard && !target.host.includes('.')) {
+    throw new UsageError(`host pattern ${JSON.stringify(s.slice(0, 100))} is too broad: use *.example.com, not *.com`);
+  }
   return { match: wildcard ? 'subdomain' : 'exact', host: target.host, kind: target.kind, port: target.port };
 }
 

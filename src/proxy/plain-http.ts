@@ -10,7 +10,7 @@ import type { ProxyDeps } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';
 import { forward } from './forward.js';
 import { asGatewayError, sendProblem } from './problem.js';
-import { hasBody } from './tunnel-request.js';
+import { answerExpectation, hasBody } from './tunnel-request.js';
 
 /**
  * Absolute-form plain-HTTP proxy requests (`GET http://host/path`). Forwarded when policy allows,
@@ -48,7 +48,8 @@ export function handlePlainRequest(deps: ProxyDeps, req: IncomingMessage, res: S
     }
     const address = await checkEgress(sandbox, parsed.target, 80, deps.resolver, deps.self);
     record.upstreamIp = address.address;
-    forward(deps, req, res, { tls: false, target: parsed.target, address, method: req.method ?? 'GET', path: parsed.path, headers, scrubber: undefined }, record);
+    const outHeaders = answerExpectation(req, res, headers);
+    forward(deps, req, res, { tls: false, target: parsed.target, address, method: req.method ?? 'GET', path: parsed.path, headers: outHeaders, scrubber: undefined }, record);
   })().catch((e: unknown) => {
     const err = asGatewayError(e);
     if (err.code === 'GW_INTERNAL') deps.logger.error({ requestId: record.requestId, err: e }, 'plain request failed');

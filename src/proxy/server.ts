@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
@@ -31,7 +31,9 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const inner = createServer({ ...PARSER_OPTIONS });
   inner.timeout = deps.limits.idleMs;
   inner.keepAliveTimeout = 30_000;
-  inner.on('request', (req, res) => {
+  // With a 'checkContinue' listener Node no longer answers 100 Continue by itself: the request
+  // handler does, after its checks.
+  const onTunnelRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const ctx = tunnels.get(req.socket);
     if (!ctx) return void res.destroy();
     ctx.headDeadline.clear();
@@ -43,7 +45,9 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       if (ctx.inflight === 0) ctx.headDeadline.arm(inner.keepAliveTimeout + deps.limits.headMs);
     });
     handleTunnelRequest(deps, ctx, req, res);
-  });
+  };
+  inner.on('request', onTunnelRequest);
+  inner.on('checkContinue', onTunnelRequest);
   inner.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     const ctx = tunnels.get(req.socket);
     if (!ctx) return void socket.destroy();
@@ -63,6 +67,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   });
   outer.on('connect', (req, socket: Duplex, head: Buffer) => handleConnect(deps, inner, tunnels, req, socket, head));
   outer.on('request', (req, res) => handlePlainRequest(deps, req, res));
+  outer.on('checkContinue', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('upgrade', (req, socket: Duplex) => {
     const record = new ExchangeRecord(deps.clock, req.method ?? '', 'http');
     record.setPath((req.url ?? '').slice(0, 256));

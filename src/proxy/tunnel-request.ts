@@ -3,7 +3,8 @@ import { GatewayError } from '../errors.js';
 import { matchesAnyPattern } from '../policy/host-pattern.js';
 import { checkTunnelRequest } from '../policy/request-checks.js';
 import { restrictAcceptEncoding } from '../swap/body-codec.js';
-import { fromRaw, mapHeader, stripHopByHop } from '../swap/headers.js';
+import { fromRaw, mapHeader, stripHopByHop, withoutHeader } from '../swap/headers.js';
+import type { HeaderList } from '../swap/types.js';
 import { planSwaps, type SwapDeps, type SwapPlan } from '../swap/plan.js';
 import { Scrubber } from '../swap/scrubber.js';
 import type { ProxyDeps, TunnelContext } from './deps.js';
@@ -32,7 +33,8 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
   res.on('close', () => record.write(deps.netlog));
   try {
     const plan = checkAndPlan(deps, ctx, req, record);
-    const headers = plan.swaps.length > 0 ? mapHeader(plan.headers, 'accept-encoding', restrictAcceptEncoding) : plan.headers;
+    const swapped = plan.swaps.length > 0;
+    const headers = answerExpectation(req, res, swapped ? mapHeader(plan.headers, 'accept-encoding', restrictAcceptEncoding) : plan.headers);
     forward(deps, req, res, {
       tls: true,
       target: ctx.target,
@@ -40,7 +42,7 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
       method: req.method ?? 'GET',
       path: plan.path,
       headers,
-      scrubber: plan.swaps.length > 0 ? new Scrubber(plan.reflections) : undefined,
+      scrubber: swapped ? new Scrubber(plan.reflections) : undefined,
     }, record);
   } catch (e) {
     const err = asGatewayError(e);
@@ -73,6 +75,16 @@ export function checkAndPlan(deps: ProxyDeps, ctx: TunnelContext, req: IncomingM
     record.secrets = plan.swaps.map((s) => `${s.secretName}@${s.version}`);
   }
   return plan;
+}
+
+/**
+ * `Expect: 100-continue` is answered only once the request has passed every check, so a refused
+ * request never invites its body. The upstream is not asked again: the body follows at once.
+ */
+export function answerExpectation(req: IncomingMessage, res: ServerResponse, headers: HeaderList): HeaderList {
+  if (req.headers.expect === undefined) return headers;
+  if (req.headers.expect.toLowerCase() === '100-continue') res.writeContinue();
+  return withoutHeader(headers, 'expect');
 }
 
 export function hasBody(req: IncomingMessage): boolean {

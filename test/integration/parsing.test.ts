@@ -94,6 +94,26 @@ describe('requests inside a tunnel are checked one by one', () => {
     expect(h.upstream.received.length).toBe(before + 1);
   });
 
+  it('Expect: 100-continue is answered only after the checks pass', async () => {
+    const refused = await inTunnel(`POST /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer standin_${'Q'.repeat(32)}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+    expect(statuses(refused)).toEqual([403]);
+    const before = h.upstream.received.length;
+    const tls = await openTunnel(h.gateway.address.port, authority, auth(), h.caPem, 'api.standin.test');
+    const text = await new Promise<string>((resolve) => {
+      let out = '';
+      tls.on('data', (c: Buffer) => {
+        out += c.toString('latin1');
+        if (out.includes('HTTP/1.1 100') && !out.includes('HTTP/1.1 200')) tls.write('hello');
+        if (out.includes('"body":"hello"')) resolve(out);
+      });
+      tls.write(`POST /echo HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`);
+    });
+    tls.destroy();
+    expect(statuses(text)).toEqual([100, 200]);
+    expect(h.upstream.received[before]?.headers.expect).toBeUndefined();
+    expect(text).not.toContain(REAL);
+  });
+
   it('HTTP/2 prior knowledge inside the tunnel is not spoken', async () => {
     const out = await inTunnel('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
     expect(out).not.toMatch(/HTTP\/1\.1 200/);
