@@ -1,5 +1,6 @@
 import type { Db } from '../store/database.js';
 import type { NetLogRow, NetLogWriter } from './types.js';
+import { createLogPruner, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 
 export interface NetLogWriterOptions {
   /** Rows per transaction; reaching it schedules a write on the next turn of the event loop. */
@@ -10,6 +11,10 @@ export interface NetLogWriterOptions {
   maxQueue?: number;
   /** Background write failures (the rows stay queued and are retried). */
   onError?: (e: unknown) => void;
+  /** Bounds on the table, applied after every `pruneEvery` rows written. */
+  retention?: RetentionPolicy;
+  pruneEvery?: number;
+  clock?: () => number;
 }
 
 const DEFAULTS = { batchSize: 500, intervalMs: 50, maxQueue: 100_000 };
@@ -32,8 +37,16 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   const maxQueue = Math.max(batchSize, options.maxQueue ?? DEFAULTS.maxQueue);
   const onError = options.onError ?? ((): void => undefined);
   const insert = db.prepare(INSERT);
+  const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock);
+  const pruneEvery = Math.max(1, options.pruneEvery ?? 10_000);
+  let sincePrune = 0;
   const insertAll = db.transaction((rows: readonly NetLogRow[]) => {
     for (const row of rows) insert.run(toParams(row));
+    sincePrune += rows.length;
+    if (sincePrune >= pruneEvery) {
+      sincePrune = 0;
+      prune();
+    }
   });
 
   let queue: NetLogRow[] = [];

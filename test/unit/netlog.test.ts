@@ -226,3 +226,34 @@ describe('parseSince', () => {
     }
   });
 });
+
+describe('retention', () => {
+  it('keeps at most maxRows and nothing older than maxAge, pruning as it writes', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openDatabase } = await import('../../src/store/database.js');
+    const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'standin-ret-')), 'r.db'));
+    let now = 1_000_000;
+    const w = createNetLogWriter(db, { retention: { maxRows: 50, maxAgeMs: 10_000 }, pruneEvery: 10, clock: () => now });
+    const row = (at: number, i: number) => ({
+      requestId: `r${i}`, at, sandbox: 'sb', method: 'GET', scheme: 'https' as const, host: 'h', port: 443, path: '/',
+      status: 200, decision: 'allowed' as const, secrets: [], bytesIn: 0, bytesOut: 0, durationMs: 1, upstreamIp: null, errorCode: null,
+    });
+    for (let i = 0; i < 200; i++) {
+      w.record(row(now, i));
+      if (i % 10 === 9) w.flush();
+    }
+    w.flush();
+    const count = (db.prepare('SELECT COUNT(*) AS n FROM network_log').get() as { n: number }).n;
+    expect(count).toBeLessThanOrEqual(60);
+    expect(count).toBeGreaterThanOrEqual(50);
+    expect((db.prepare('SELECT MAX(request_id) AS m FROM network_log WHERE request_id = ?').get('r199') as { m: string }).m).toBe('r199');
+    now += 20_000;
+    for (let i = 0; i < 10; i++) w.record(row(now, 1000 + i));
+    w.close();
+    const left = db.prepare('SELECT request_id FROM network_log').all() as { request_id: string }[];
+    expect(left.map((r) => r.request_id).every((id) => Number(id.slice(1)) >= 1000)).toBe(true);
+    db.close();
+  });
+});
