@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { CertificateAuthority } from './ca/types.js';
 import { createLeafContextCache } from './ca/leaf-cache.js';
 import type { Logger } from './logging/logger.js';
@@ -45,9 +45,11 @@ function interfaceAddresses(): Set<string> {
 /** Wires the parts together from explicit dependencies and starts listening. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const trusted = [...rootCertificates, ...options.upstreamCa];
   // Upstream TLS is always verified; the name checked is the CONNECT target's (see forward.ts).
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, ca: trusted, minVersion: 'TLSv1.2', rejectUnauthorized: true, scheduling: 'lifo' });
+  // One context, built once: given `ca` instead, the agent re-parses ~150 roots for every new
+  // connection and rebuilds a 300 KB pool key (it includes the CA text) three times per request.
+  const secureContext = createSecureContext({ ca: [...rootCertificates, ...options.upstreamCa], minVersion: 'TLSv1.2' });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, secureContext, rejectUnauthorized: true, scheduling: 'lifo' });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
   const selfPorts = new Set<number>();
   const proxy = createProxyServer({

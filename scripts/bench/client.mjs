@@ -8,15 +8,15 @@ import { stream } from './load/stream.mjs';
 
 const KINDS = { keepalive, fresh, stream, idle };
 const emit = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
+// stdout to a pipe is asynchronous: exit only once the last line is flushed, or it is cut short.
+const finish = (o, code) => process.stdout.write(`${JSON.stringify(o)}\n`, () => process.exit(code));
 
 try {
   const job = JSON.parse(process.env.BENCH_JOB ?? '');
   const fn = KINDS[job.kind];
   if (!fn) throw new Error(`unknown job kind ${job.kind}`);
   const result = await fn(job, emit);
-  emit({ type: 'result', result });
-  process.exit(0);
+  finish({ type: 'result', result }, 0);
 } catch (e) {
-  emit({ type: 'error', message: String(e?.stack ?? e) });
-  process.exit(1);
+  finish({ type: 'error', message: String(e?.stack ?? e) }, 1);
 }

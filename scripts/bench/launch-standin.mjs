@@ -11,7 +11,8 @@ export const SECRET_NAME = 'bench-key';
 export const ENV_NAME = 'OPENAI_API_KEY';
 
 export async function startStandin({ repoRoot, home, certDir, upstreamPort, realValue, hosts, sandboxes = 1, logLevel = 'info' }) {
-  const main = join(repoRoot, 'dist/cli/main.js');
+  // BENCH_STANDIN_MAIN: another build of the CLI (e.g. a worktree's dist/cli/main.js) to compare.
+  const main = process.env.BENCH_STANDIN_MAIN ?? join(repoRoot, 'dist/cli/main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
   const env = { ...process.env, STANDIN_HOME: home };
   const cli = (args, input) => run(process.execPath, [main, ...args], { env, input, timeoutMs: 30_000 });
@@ -28,7 +29,9 @@ export async function startStandin({ repoRoot, home, certDir, upstreamPort, real
   }
   const caPem = (await cli(['ca', 'export'])).stdout;
 
-  const args = [main, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(certDir, 'test-ca.pem'), '--allow-dest', '127.0.0.1', '--log-level', logLevel];
+  // BENCH_STANDIN_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_STANDIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, main, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(certDir, 'test-ca.pem'), '--allow-dest', '127.0.0.1', '--log-level', logLevel];
   for (const h of hosts) args.push('--resolve', `${h}=127.0.0.1`);
   const child = start(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderrTail = keepTail(child.stderr, 400);

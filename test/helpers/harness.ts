@@ -37,7 +37,15 @@ export interface Harness {
  * upstream. `*.standin.test` names resolve to 127.0.0.1 through `--resolve`-style overrides and
  * 127.0.0.1 is the one private address let through, exactly as the CLI flags do it.
  */
-export async function startHarness(options: { limits?: Partial<ProxyLimits> } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  limits?: Partial<ProxyLimits>;
+  /** Extra `--resolve` pins (name → IP). */
+  resolve?: Record<string, string>;
+  /** Trust the test CA for upstreams (default true). */
+  trustTestCa?: boolean;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const home = mkdtempSync(join(tmpdir(), 'standin-it-'));
   const db = openDatabase(join(home, 'standin.db'));
   const store = new SqliteStore(db, randomBytes(32));
@@ -57,8 +65,8 @@ export async function startHarness(options: { limits?: Partial<ProxyLimits> } = 
     store,
     netlog,
     ca,
-    upstreamCa: [readFileSync(TEST_CA, 'utf8')],
-    resolve: new Map(UPSTREAM_HOSTS.map((h) => [h, '127.0.0.1'])),
+    upstreamCa: options.trustTestCa === false ? [] : [readFileSync(TEST_CA, 'utf8')],
+    resolve: new Map([...UPSTREAM_HOSTS.map((h): [string, string] => [h, '127.0.0.1']), ...Object.entries(options.resolve ?? {})]),
     allowDest: [parseAllowDest(`127.0.0.1:${upstream.port}`)],
     logger,
     limits: options.limits,

@@ -2,6 +2,7 @@
 // sending its next request as soon as the previous one is answered, over a pool of exactly
 // `concurrency` connections (tunnels). A warm-up opens the connections first; then the measured
 // window runs until maxRequests are sent OR durationMs has passed, whichever comes first.
+import { summarise } from '../lib/stats.mjs';
 import { makeDispatcher, origin } from './targets.mjs';
 
 export async function keepalive(job, emit) {
@@ -62,7 +63,7 @@ export async function keepalive(job, emit) {
     sent,
     elapsedMs,
     rps: (done / elapsedMs) * 1000,
-    latencies: Array.from(latencies.subarray(0, done)),
+    latency: summarise(latencies.subarray(0, done)),
     errors,
   };
 }

@@ -109,7 +109,7 @@ export function getOver(socket, target, host, path, cred, { keepAlive, timeoutMs
       host,
       port: target.upstreamPort,
       path,
-      agent: false,
+      // No agent: with createConnection and no agent, node uses exactly this socket.
       createConnection: () => socket,
       headers: {
         host: `${host}:${target.upstreamPort}`,
