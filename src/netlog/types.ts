@@ -3,7 +3,8 @@ import type { Decision, GatewayErrorCode } from '../errors.js';
 /**
  * One row of the network log: one per request inside a tunnel, per plain-HTTP request, and per
  * refused or failed connection. Bytes are counted from the sandbox's point of view:
- * `bytesOut` = request body bytes sent upstream, `bytesIn` = response body bytes sent back.
+ * `bytesOut` = request body bytes sent upstream, `bytesIn` = response body bytes received from the
+ * upstream (as transferred: compressed bodies count compressed).
  */
 export interface NetLogRow {
   requestId: string; // random id, also given to the sandbox in refusals so it can be looked up

@@ -41,7 +41,9 @@ export class ExchangeRecord {
     this.path = redactPath(rawPath);
   }
 
+  /** Records the first failure only: later ones are consequences (an abort after a reset). */
   fail(err: GatewayError): void {
+    if (this.errorCode !== null) return;
     this.decision = err.decision;
     this.errorCode = err.code;
     if (this.status === 0) this.status = err.status;

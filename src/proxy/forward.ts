@@ -1,6 +1,6 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Transform } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { CheckedAddress, Target } from '../policy/types.js';
 import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
@@ -56,10 +56,16 @@ export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerRespon
     }
   });
 
-  req.on('data', (chunk: Buffer) => (record.bytesOut += chunk.length));
-  pipeline(req, upstream, (e) => {
-    if (e && !res.headersSent) fail(e);
-  });
+  if (hasBody(req)) {
+    req.on('data', (chunk: Buffer) => (record.bytesOut += chunk.length));
+    pipeline(req, upstream, (e) => {
+      if (e && !res.headersSent) fail(e);
+    });
+  } else {
+    // Most API calls have no body: skip the pipeline machinery (an AbortSignal per call).
+    req.resume();
+    upstream.end();
+  }
 
   upstream.on('response', (upRes) => {
     try {
@@ -88,8 +94,6 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
   let headers = stripForClient(fromRaw(upRes.rawHeaders));
   const scrubber = out.scrubber?.active ? out.scrubber : undefined;
   const stages: Transform[] = [];
-  let compressedIn = 0;
-  upRes.on('data', (chunk: Buffer) => (compressedIn += chunk.length));
 
   if (scrubber) {
     headers = headers.map(([k, v]) => [k, scrubber.scrubString(v)]);
@@ -100,26 +104,29 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
       stages.push(scrubber.stream());
     } else {
       const { decode, encode } = codecFor(coding);
-      stages.push(decode, new InflationGuard(() => compressedIn), scrubber.stream(), encode);
+      stages.push(decode, new InflationGuard(() => record.bytesIn), scrubber.stream(), encode);
     }
   }
   record.status = status;
-  const counter = new ByteCounter((n) => (record.bytesIn += n));
   res.writeHead(status, safeStatusMessage(upRes.statusMessage), toRaw(headers));
-  pipeline([upRes, ...stages, counter, res], (e) => {
+  upRes.on('data', (chunk: Buffer) => (record.bytesIn += chunk.length));
+  if (stages.length === 0) {
+    // Untouched bodies: a plain pipe keeps backpressure without pipeline's per-call machinery.
+    upRes.on('error', fail);
+    upRes.on('aborted', () => fail(new GatewayError('GW_UPSTREAM_PROTOCOL', 'response aborted')));
+    res.on('close', () => upRes.destroy());
+    upRes.pipe(res);
+    return;
+  }
+  pipeline([upRes, ...stages, res], (e) => {
     if (e) fail(e);
   });
 }
 
-class ByteCounter extends Transform {
-  constructor(private readonly add: (n: number) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.add(chunk.length);
-    done(null, chunk);
-  }
+/** Whether a request has a body to stream upstream (RFC 9112 §6.3: only CL or TE say so). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function safeStatusMessage(message: string | undefined): string | undefined {

@@ -8,9 +8,9 @@ import { fromRaw, stripHopByHop, withoutHeader } from '../swap/headers.js';
 import { authenticate } from './authenticate.js';
 import type { ProxyDeps } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';
-import { forward } from './forward.js';
 import { asGatewayError, sendProblem } from './problem.js';
-import { answerExpectation, hasBody } from './tunnel-request.js';
+import { hasBody, forward } from './forward.js';
+import { answerExpectation } from './tunnel-request.js';
 
 /**
  * Absolute-form plain-HTTP proxy requests (`GET http://host/path`). Forwarded when policy allows,

@@ -9,7 +9,7 @@ import { planSwaps, type SwapDeps, type SwapPlan } from '../swap/plan.js';
 import { Scrubber } from '../swap/scrubber.js';
 import type { ProxyDeps, TunnelContext } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';
-import { forward } from './forward.js';
+import { forward, hasBody } from './forward.js';
 import { asGatewayError, sendProblem } from './problem.js';
 
 export function swapDeps(deps: ProxyDeps): SwapDeps {
@@ -85,9 +85,4 @@ export function answerExpectation(req: IncomingMessage, res: ServerResponse, hea
   if (req.headers.expect === undefined) return headers;
   if (req.headers.expect.toLowerCase() === '100-continue') res.writeContinue();
   return withoutHeader(headers, 'expect');
-}
-
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
