@@ -9,6 +9,7 @@ import type { AllowDest } from './policy/types.js';
 import { DEFAULT_LIMITS, type ProxyLimits } from './proxy/deps.js';
 import { createProxyServer } from './proxy/server.js';
 import { SandboxConnections } from './proxy/connection-limit.js';
+import { SecretValueCache } from './proxy/secret-cache.js';
 import { networkInterfaces } from 'node:os';
 import type { Store } from './store/types.js';
 
@@ -64,6 +65,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     limits,
     self: { ports: selfPorts, addresses: interfaceAddresses() },
     connections: new SandboxConnections(limits.connectionsPerSandbox),
+    secretValues: new SecretValueCache(1_000, (id, version) => options.store.secretValue(id, version)),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   selfPorts.add(address.port);

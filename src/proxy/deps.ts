@@ -7,6 +7,7 @@ import type { SelfAddresses } from '../policy/egress.js';
 import type { CheckedAddress, ResolverOptions, Target } from '../policy/types.js';
 import type { SandboxInfo, Store } from '../store/types.js';
 import type { SandboxConnections } from './connection-limit.js';
+import type { SecretValueCache } from './secret-cache.js';
 
 /** Deadlines and bounds the proxy enforces itself (see NODE-PITFALLS: Node applies few of them). */
 export interface ProxyLimits {
@@ -48,6 +49,7 @@ export interface ProxyDeps {
   limits: ProxyLimits;
   self: SelfAddresses;
   connections: SandboxConnections;
+  secretValues: SecretValueCache;
 }
 
 /** What an intercepted tunnel was authorised for at CONNECT time. */

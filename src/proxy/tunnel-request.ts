@@ -15,7 +15,7 @@ import { asGatewayError, sendProblem } from './problem.js';
 export function swapDeps(deps: ProxyDeps): SwapDeps {
   return {
     resolveToken: (token) => deps.store.resolveToken(token),
-    secretValue: (id, version) => deps.store.secretValue(id, version),
+    secretValue: (id, version) => deps.secretValues.get(id, version),
     inScope: (hosts, target) => matchesAnyPattern(hosts, target),
   };
 }
