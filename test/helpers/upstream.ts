@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -31,7 +32,12 @@ export interface Upstream {
  * WWW-Authenticate, Set-Cookie), /split (credential straddling chunk writes), /sse (event
  * stream), /bytes?n= (n bytes streamed), /redirect, /status/N; WebSocket echo on /ws.
  */
-export async function startUpstream(): Promise<Upstream> {
+export interface UpstreamOptions {
+  /** Serves `git http-backend` under /git/ from this directory, requiring Basic `credential`. */
+  git?: { root: string; credential: string };
+}
+
+export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const received: Echo[] = [];
   const server: Server = createServer({
     cert: readFileSync(join(CERTS, 'upstream.pem')),
@@ -51,6 +57,7 @@ export async function startUpstream(): Promise<Upstream> {
         servername: typeof socket.servername === 'string' ? socket.servername : null,
       };
       received.push(echo);
+      if (options.git && echo.url.startsWith('/git/')) return serveGit(options.git, echo, Buffer.concat(chunks), res);
       route(echo, req, res);
     });
   });
@@ -75,6 +82,45 @@ export async function startUpstream(): Promise<Upstream> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** A real git smart-HTTP server: `git http-backend` as CGI, behind Basic authentication. */
+function serveGit(git: { root: string; credential: string }, echo: Echo, body: Buffer, res: ServerResponse): void {
+  if (echo.headers.authorization !== `Basic ${Buffer.from(git.credential).toString('base64')}`) {
+    res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' });
+    return void res.end();
+  }
+  const [path = '', query = ''] = echo.url.slice('/git'.length).split('?');
+  const header = (name: string): string => {
+    const v = echo.headers[name];
+    return typeof v === 'string' ? v : '';
+  };
+  const child = spawn('git', ['http-backend'], {
+    env: {
+      PATH: process.env.PATH, GIT_PROJECT_ROOT: git.root, GIT_HTTP_EXPORT_ALL: '1', PATH_INFO: path, QUERY_STRING: query,
+      REQUEST_METHOD: echo.method, CONTENT_TYPE: header('content-type'), CONTENT_LENGTH: String(body.length),
+      HTTP_CONTENT_ENCODING: header('content-encoding'), GIT_PROTOCOL: header('git-protocol'), REMOTE_ADDR: '127.0.0.1', REMOTE_USER: 'git',
+    },
+  });
+  const out: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.on('close', () => {
+    const all = Buffer.concat(out);
+    const end = all.indexOf('\r\n\r\n');
+    const head = all.subarray(0, end).toString('latin1').split('\r\n');
+    const headers: Record<string, string> = {};
+    let status = 200;
+    for (const line of head) {
+      const i = line.indexOf(':');
+      const k = line.slice(0, i).trim().toLowerCase();
+      const v = line.slice(i + 1).trim();
+      if (k === 'status') status = Number(v.split(' ')[0]);
+      else if (k) headers[k] = v;
+    }
+    res.writeHead(status, headers);
+    res.end(all.subarray(end + 4));
+  });
+  child.stdin.end(body);
 }
 
 function credentialOf(echo: Echo): string {
