@@ -61,6 +61,10 @@ export function checkAndPlan(deps: ProxyDeps, ctx: TunnelContext, req: IncomingM
   // The sandbox may have been deleted since the tunnel opened: its tunnels stop working at once.
   const sandbox = deps.store.getSandboxById(ctx.sandbox.id);
   if (!sandbox) throw new GatewayError('GW_PROXY_AUTH', 'sandbox no longer exists');
+  // Likewise a policy narrowed since CONNECT applies to the tunnel's next request.
+  if (sandbox.allowHosts.length > 0 && !matchesAnyPattern(sandbox.allowHosts, ctx.target)) {
+    throw new GatewayError('GW_EGRESS_DENIED', 'host outside the sandbox egress policy');
+  }
   const outcome = planSwaps(
     { requestId: record.requestId, sandbox, target: ctx.target, method: head.method, path: head.url, headers: stripHopByHop(raw) },
     swapDeps(deps),

@@ -259,3 +259,38 @@ describe('no leaks anywhere', () => {
     leakCheck(JSON.stringify(h.rows()));
   });
 });
+
+describe('changes apply to open tunnels', () => {
+  it('deleting a sandbox stops its open tunnel at the next request', async () => {
+    const port = h.upstream.port;
+    h.store.createSecret({ name: 'short-lived', scheme: { kind: 'bearer' }, hosts: [`api.standin.test:${port}`], value: new SecretValue('short-lived-real-value-000'), actor: 't' });
+    h.store.createSandbox({ name: 'doomed', allowHosts: [], bindings: [{ env: 'T', secretName: 'short-lived' }], actor: 't' });
+    const tls = await openTunnel(h.gateway.address.port, `api.standin.test:${port}`, basicAuth('doomed', h.store.proxyKey('doomed')), h.caPem, 'api.standin.test');
+    const ask = (): Promise<string> =>
+      new Promise((resolve) => {
+        let out = '';
+        const onData = (c: Buffer): void => {
+          out += c.toString('latin1');
+          const end = out.indexOf('\r\n\r\n');
+          const len = /content-length: (\d+)/i.exec(out);
+          if (end >= 0 && len && Buffer.byteLength(out, "latin1") >= end + 4 + Number(len[1])) {
+            tls.off('data', onData);
+            resolve(out);
+          }
+        };
+        tls.on('data', onData);
+        tls.on('close', () => resolve(`CLOSED ${out}`));
+        // /bytes answers with a Content-Length (unswapped responses keep it), so one response can
+        // be read off the stream.
+        tls.write(`GET /bytes?n=10 HTTP/1.1\r\nHost: api.standin.test:${port}\r\n\r\n`);
+      });
+    const first = await ask();
+    expect(first.slice(0, 300)).toMatch(/^HTTP\/1\.1 200/);
+    h.store.deleteSandbox('doomed', 't');
+    const before = h.upstream.received.length;
+    const second = await ask();
+    tls.destroy();
+    expect(second.startsWith('HTTP/1.1 407')).toBe(true);
+    expect(h.upstream.received.length).toBe(before);
+  });
+});
