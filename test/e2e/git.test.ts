@@ -33,6 +33,7 @@ afterAll(async () => {
   await gw?.stop();
   await upstream?.close();
   if (gw) removeHome(gw.home);
+  if (work) removeHome(work);
 });
 
 describe('git over HTTPS through the gateway', () => {
