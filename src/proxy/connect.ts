@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import { checkEgress } from '../policy/egress.js';
 import { parseConnectAuthority } from '../policy/target.js';
@@ -25,8 +25,12 @@ export function handleConnect(
   const record = new ExchangeRecord(deps.clock, 'CONNECT', 'https');
   record.path = '';
   socket.on('error', () => socket.destroy());
-  // Node puts no deadline on a socket once it is handed to 'connect': bound the setup phase.
-  const setupTimer = setTimeout(() => socket.destroy(), deps.limits.handshakeMs + deps.limits.headMs);
+  // Node puts no deadline on a socket once it is handed to 'connect': bound the setup phase
+  // (authentication, DNS, minting, TLS handshake).
+  const setupTimer = setTimeout(() => {
+    record.fail(new GatewayError('GW_TIMEOUT', 'tunnel setup'));
+    socket.destroy();
+  }, deps.limits.handshakeMs + deps.limits.headMs);
   setupTimer.unref();
   const refuse = (e: unknown): void => {
     clearTimeout(setupTimer);
@@ -47,17 +51,42 @@ export function handleConnect(
     const address = await checkEgress(sandbox, target, 443, deps.resolver, deps.self);
     record.upstreamIp = address.address;
     const context = await deps.leaves.get(target.host);
-    if (socket.destroyed) return;
+    if (socket.destroyed) {
+      release();
+      record.fail(new GatewayError('GW_CLIENT_ABORTED', 'closed during tunnel setup'));
+      record.write(deps.netlog);
+      return;
+    }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    terminate(deps, socket, context, () => clearTimeout(setupTimer), (tls) => {
-      const headDeadline = socketDeadline(tls);
-      headDeadline.arm(deps.limits.firstRequestMs);
-      tunnels.set(tls, { sandbox, target, address, headDeadline, inflight: 0 });
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: context });
+    let tunnel: TunnelContext | undefined;
+    tls.on('error', () => tls.destroy());
+    // Sockets from Node's HTTP server allow half-open: a client that hangs up before the handshake
+    // only 'end's the socket, which would then hold its slot until a deadline.
+    tls.once('end', () => {
+      if (!tunnel) tls.destroy();
+    });
+    // The TLS socket takes over the raw socket's handle: its 'close' is the tunnel's end.
+    tls.once('close', () => {
+      clearTimeout(setupTimer);
+      release();
+      socket.destroy();
+      // A tunnel that carried no request still leaves a row, so no traffic hides in tunnels that
+      // fail their handshake, go silent, or close at once.
+      if (!tunnel) record.fail(new GatewayError('GW_TLS_HANDSHAKE', 'no completed handshake'));
+      if (!tunnel || tunnel.requests === 0) {
+        if (record.status === 0) record.status = 200;
+        record.write(deps.netlog);
+      }
+    });
+    tls.once('secure', () => {
+      clearTimeout(setupTimer);
+      const firstRequestDeadline = socketDeadline(tls, () => record.fail(new GatewayError('GW_TIMEOUT', 'no request')));
+      firstRequestDeadline.arm(deps.limits.firstRequestMs);
+      tunnel = { sandbox, target, address, firstRequestDeadline, requests: 0 };
+      tunnels.set(tls, tunnel);
       inner.emit('connection', tls);
-    }, () => {
-      record.fail(new GatewayError('GW_TLS_HANDSHAKE'));
-      record.write(deps.netlog);
     });
   })().catch((e: unknown) => {
     if (sandboxName === null && !(e instanceof GatewayError)) deps.logger.error({ err: e }, 'connect handling failed');
@@ -66,7 +95,7 @@ export function handleConnect(
 }
 
 /** One timer per tunnel that destroys the socket when it fires. */
-function socketDeadline(socket: TLSSocket): HeadDeadline {
+function socketDeadline(socket: TLSSocket, onExpire: () => void): HeadDeadline {
   let timer: NodeJS.Timeout | undefined;
   const clear = (): void => {
     if (timer) clearTimeout(timer);
@@ -77,7 +106,10 @@ function socketDeadline(socket: TLSSocket): HeadDeadline {
     arm(ms) {
       clear();
       if (socket.destroyed) return;
-      timer = setTimeout(() => socket.destroy(), ms);
+      timer = setTimeout(() => {
+        onExpire();
+        socket.destroy();
+      }, ms);
       timer.unref();
     },
     clear,
@@ -94,28 +126,4 @@ function parseTargetLenient(raw: string, record: ExchangeRecord): ReturnType<typ
     record.setPath(raw.slice(0, 256)); // keep what was asked for, sanitised, so refusals are visible
     return undefined;
   }
-}
-
-function terminate(
-  deps: ProxyDeps,
-  socket: Duplex,
-  secureContext: SecureContext,
-  onSettled: () => void,
-  onSecure: (tls: TLSSocket) => void,
-  onFailure: () => void,
-): void {
-  const tls = new TLSSocket(socket, { isServer: true, secureContext });
-  let secure = false;
-  tls.once('secure', () => {
-    secure = true;
-    onSettled();
-    onSecure(tls);
-  });
-  tls.on('error', () => {
-    if (!secure) {
-      onSettled();
-      onFailure();
-    }
-    tls.destroy();
-  });
 }

@@ -57,14 +57,10 @@ export interface TunnelContext {
   sandbox: SandboxInfo;
   target: Target;
   address: CheckedAddress;
-  /**
-   * Node's inner (non-listening) server applies no header deadline: a request head must arrive
-   * within this deadline after the handshake or after the previous response, or the tunnel is
-   * closed. Re-armed per request, so dripping bytes cannot keep a tunnel open.
-   */
-  headDeadline: HeadDeadline;
-  /** Requests of this tunnel whose responses have not ended yet. */
-  inflight: number;
+  /** Between the handshake and the first request nothing else bounds a silent tunnel. */
+  firstRequestDeadline: HeadDeadline;
+  /** Requests seen on this tunnel (a tunnel with none is logged as a CONNECT row). */
+  requests: number;
 }
 
 export interface HeadDeadline {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Decision, GatewayError, GatewayErrorCode } from '../errors.js';
+import { GatewayError, type Decision, type GatewayErrorCode } from '../errors.js';
 import type { NetLogRow, NetLogWriter } from '../netlog/types.js';
 import { redactPath } from '../netlog/sanitize.js';
 import type { Target } from '../policy/types.js';
@@ -47,6 +47,14 @@ export class ExchangeRecord {
     this.decision = err.decision;
     this.errorCode = err.code;
     if (this.status === 0) this.status = err.status;
+  }
+
+  /** Writes the row when the response closes; a response closed before it finished was aborted. */
+  writeOnClose(res: { writableFinished: boolean; once(event: 'close', f: () => void): unknown }, netlog: NetLogWriter): void {
+    res.once('close', () => {
+      if (!res.writableFinished) this.fail(new GatewayError('GW_CLIENT_ABORTED'));
+      this.write(netlog);
+    });
   }
 
   write(netlog: NetLogWriter): void {

@@ -50,10 +50,7 @@ export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerRespon
   armTimeouts(deps, upstream, out.tls, fail);
   upstream.on('error', fail);
   res.on('close', () => {
-    if (!res.writableFinished) {
-      if (record.errorCode === null) record.fail(new GatewayError('GW_CLIENT_ABORTED'));
-      upstream.destroy();
-    }
+    if (!res.writableFinished) upstream.destroy();
   });
 
   if (hasBody(req)) {
@@ -108,7 +105,8 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
     }
   }
   record.status = status;
-  res.writeHead(status, safeStatusMessage(upRes.statusMessage), toRaw(headers));
+  const message = safeStatusMessage(upRes.statusMessage);
+  res.writeHead(status, scrubber && message !== undefined ? scrubber.scrubString(message) : message, toRaw(headers));
   upRes.on('data', (chunk: Buffer) => (record.bytesIn += chunk.length));
   if (stages.length === 0) {
     // Untouched bodies: a plain pipe keeps backpressure without pipeline's per-call machinery.

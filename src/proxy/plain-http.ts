@@ -18,7 +18,7 @@ import { answerExpectation } from './tunnel-request.js';
  */
 export function handlePlainRequest(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse): void {
   const record = new ExchangeRecord(deps.clock, req.method ?? '', 'http');
-  res.on('close', () => record.write(deps.netlog));
+  record.writeOnClose(res, deps.netlog);
   void (async () => {
     let parsed: ReturnType<typeof parseAbsoluteHttpUrl> | undefined;
     try {

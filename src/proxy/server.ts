@@ -1,5 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { handleConnect } from './connect.js';
@@ -28,22 +31,25 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const tunnels = new WeakMap<object, TunnelContext>();
   const sockets = new Set<Socket>();
 
-  const inner = createServer({ ...PARSER_OPTIONS });
+  // The inner server listens on a private unix socket nobody connects to: only a listening
+  // server runs Node's connection checks, which apply headersTimeout to every request head on the
+  // tunnels we hand it (NODE-PITFALLS: a non-listening server never does). keepAliveTimeout is the
+  // idle limit between requests.
+  const inner = createServer({
+    ...PARSER_OPTIONS,
+    connectionsCheckingInterval: Math.min(1_000, deps.limits.headMs),
+    headersTimeout: deps.limits.headMs,
+    requestTimeout: 0,
+  });
   inner.timeout = deps.limits.idleMs;
-  inner.keepAliveTimeout = 30_000;
+  inner.keepAliveTimeout = deps.limits.idleMs;
   // With a 'checkContinue' listener Node no longer answers 100 Continue by itself: the request
   // handler does, after its checks.
   const onTunnelRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const ctx = tunnels.get(req.socket);
     if (!ctx) return void res.destroy();
-    ctx.headDeadline.clear();
-    ctx.inflight += 1;
-    // Once nothing is in flight, the next head must follow within keep-alive idle time plus the
-    // head deadline (pipelined requests are counted, so a long response is never cut).
-    res.once('close', () => {
-      ctx.inflight -= 1;
-      if (ctx.inflight === 0) ctx.headDeadline.arm(inner.keepAliveTimeout + deps.limits.headMs);
-    });
+    ctx.firstRequestDeadline.clear();
+    ctx.requests += 1;
     handleTunnelRequest(deps, ctx, req, res);
   };
   inner.on('request', onTunnelRequest);
@@ -51,8 +57,24 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   inner.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     const ctx = tunnels.get(req.socket);
     if (!ctx) return void socket.destroy();
-    ctx.headDeadline.clear();
+    ctx.firstRequestDeadline.clear();
+    ctx.requests += 1;
     handleTunnelUpgrade(deps, ctx, req, socket, head);
+  });
+  // CONNECT inside a tunnel would open a tunnel we do not inspect.
+  inner.on('connect', (req, socket: Duplex) => {
+    const ctx = tunnels.get(req.socket);
+    const record = new ExchangeRecord(deps.clock, 'CONNECT', 'https');
+    if (ctx) {
+      ctx.requests += 1;
+      record.sandbox = ctx.sandbox.name;
+      record.setTarget(ctx.target);
+    }
+    record.setPath((req.url ?? '').slice(0, 256));
+    const err = new GatewayError('GW_METHOD_DENIED', 'CONNECT inside a tunnel');
+    record.fail(err);
+    writeRawProblem(socket, err, record.requestId);
+    record.write(deps.netlog);
   });
   inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const ctx = tunnels.get(socket);
@@ -78,8 +100,15 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   });
   outer.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => logClientError(deps, err, socket, undefined, 'http'));
 
+  const privateDir = mkdtempSync(join(tmpdir(), 'standin-'));
   return {
-    listen: (host, port) => listen(outer, host, port),
+    listen: async (host, port) => {
+      await new Promise<void>((resolve, reject) => {
+        inner.once('error', reject);
+        inner.listen(join(privateDir, 'inner.sock'), () => resolve());
+      });
+      return listen(outer, host, port);
+    },
     close: async (graceMs) => {
       outer.close();
       outer.closeIdleConnections();
@@ -87,7 +116,9 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       const deadline = Date.now() + graceMs;
       while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const s of sockets) s.destroy();
+      inner.closeAllConnections();
       inner.close();
+      rmSync(privateDir, { recursive: true, force: true });
     },
     openConnections: () => sockets.size,
   };
@@ -103,6 +134,7 @@ function logClientError(deps: ProxyDeps, err: NodeJS.ErrnoException, socket: Dup
   if (isRequestError) {
     const record = new ExchangeRecord(deps.clock, 'INVALID', scheme);
     if (ctx) {
+      ctx.requests += 1;
       record.sandbox = ctx.sandbox.name;
       record.setTarget(ctx.target);
     }

@@ -30,7 +30,7 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
   record.setTarget(ctx.target);
   record.setPath(req.url ?? '');
   record.upstreamIp = ctx.address.address;
-  res.on('close', () => record.write(deps.netlog));
+  record.writeOnClose(res, deps.netlog);
   try {
     const plan = checkAndPlan(deps, ctx, req, record);
     const swapped = plan.swaps.length > 0;

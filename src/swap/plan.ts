@@ -3,6 +3,7 @@ import type { SecretValue } from '../secret-value.js';
 import type { TokenResolution, SecretInfo } from '../store/types.js';
 import type { Target } from '../policy/types.js';
 import { findTokens, queryParams } from './find-tokens.js';
+import { expandReflections } from './reflections.js';
 import { schemeFor, type MutableRequest, type Reflection } from './schemes/index.js';
 import type { AppliedSwap, Exchange, FoundToken, HeaderList } from './types.js';
 
@@ -68,7 +69,7 @@ export function planSwaps(ex: Exchange, deps: SwapDeps): SwapOutcome {
     reflections.push({ real: plain, standIn: f.token }, ...schemeFor(secret.scheme).apply(req, f.location, f.token, plain));
     swaps.set(secret.id, { secretId: secret.id, secretName: secret.name, version: secret.currentVersion, token: f.token });
   }
-  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections } };
+  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections: expandReflections(reflections) } };
 }
 
 function refuse(code: 'GW_TOKEN_UNKNOWN' | 'GW_TOKEN_SCOPE' | 'GW_TOKEN_PLACEMENT' | 'GW_SECRET_UNAVAILABLE', detail: string, secrets: string[]): SwapOutcome {
