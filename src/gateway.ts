@@ -27,12 +27,19 @@ export interface GatewayOptions {
   limits?: Partial<ProxyLimits>;
   /** Bound on cached leaf contexts (one per host seen). */
   leafCacheSize?: number;
+  /**
+   * Ports of this process that sandboxes must never reach through the proxy (the control API's);
+   * the proxy's own port is added to it once listening. Read live, so it can grow after start.
+   */
+  selfPorts?: Set<number>;
 }
 
 export interface Gateway {
   readonly address: { host: string; port: number };
   /** Stops accepting, waits briefly for open exchanges, flushes the network log. */
   close(): Promise<void>;
+  /** Gauges for the metrics endpoint. */
+  stats(): { openConnections: number; openTunnels: number; leafCacheSize: number };
 }
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -52,11 +59,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const secureContext = createSecureContext({ ca: [...rootCertificates, ...options.upstreamCa], minVersion: 'TLSv1.2' });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, secureContext, rejectUnauthorized: true, scheduling: 'lifo' });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
-  const selfPorts = new Set<number>();
+  const selfPorts = options.selfPorts ?? new Set<number>();
+  const leaves = createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000 });
   const proxy = createProxyServer({
     store: options.store,
     netlog: options.netlog,
-    leaves: createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000 }),
+    leaves,
     resolver: { overrides: options.resolve, allowDest: options.allowDest },
     httpsAgent,
     httpAgent,
@@ -72,6 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   options.logger.info({ host: address.host, port: address.port }, 'proxy listening');
   return {
     address,
+    stats: () => ({ openConnections: proxy.openConnections(), openTunnels: proxy.openTunnels(), leafCacheSize: leaves.size() }),
     close: async () => {
       await proxy.close(SHUTDOWN_GRACE_MS);
       httpsAgent.destroy();

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerApiKey } from './apikey.js';
 import { registerAudit } from './audit.js';
 import { registerCa } from './ca.js';
+import { registerExport } from './export.js';
+import { registerMasterKey } from './masterkey.js';
 import { createContext } from './context.js';
 import { reportError } from './errors.js';
 import { registerInit } from './init.js';
@@ -33,6 +36,9 @@ export function buildProgram(): { program: Command; close: () => void } {
   registerLog(program, ctx);
   registerAudit(program, ctx);
   registerCa(program, ctx);
+  registerApiKey(program, ctx);
+  registerExport(program, ctx);
+  registerMasterKey(program, ctx);
   // Errors are thrown (exitOverride) rather than printed and exited on by commander, on every
   // subcommand; its own error output is switched off so that ours is the only line.
   const quiet = (cmd: Command): void => {

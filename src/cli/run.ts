@@ -3,7 +3,8 @@ import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
-import { checkProxyAddress, loadSandboxEnv } from './sandbox-env.js';
+import { checkIsolateSupported, checkUser, setupIsolation, type Isolation } from './isolate.js';
+import { checkProxyAddress, loadSandboxEnv, resolveProxyAddress } from './sandbox-env.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -17,22 +18,50 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .command('run <name> <command...>')
     .description('run a command with a sandbox\'s environment (put the command after --)')
     .option('--proxy <host:port>', 'gateway address (default: the running gateway, else 127.0.0.1:8877)')
-    .usage('NAME [--proxy HOST:PORT] -- COMMAND [ARGS...]')
-    .action(async (name: string, command: string[], o: { proxy?: string }) => {
+    .option('--isolate', 'Linux, root: run in a network namespace where the gateway is the only reachable address')
+    .option('--user <user>', 'with --isolate: run the command as NAME, UID or UID:GID')
+    .usage('NAME [--proxy HOST:PORT] [--isolate [--user USER]] -- COMMAND [ARGS...]')
+    .action(async (name: string, command: string[], o: { proxy?: string; isolate?: boolean; user?: string }) => {
       if (o.proxy !== undefined) checkProxyAddress(o.proxy);
       const [file, ...args] = command;
       if (file === undefined || file === '') throw new UsageError('run needs a command after --');
-      const sandboxEnv = await loadSandboxEnv(ctx, name, o.proxy);
+      if (o.user !== undefined && o.isolate !== true) throw new UsageError('--user needs --isolate');
+      if (o.user !== undefined) checkUser(o.user);
+      if (o.isolate === true) checkIsolateSupported();
+      let isolation: Isolation | undefined;
+      let sandboxEnv: Record<string, string>;
+      if (o.isolate === true) {
+        // Checked before anything is set up: a wrong name must not cost a namespace.
+        if (ctx.store().getSandbox(name) === undefined) throw new UsageError(`no sandbox named '${name}'`);
+        isolation = await setupIsolation({ gateway: resolveProxyAddress(ctx.paths(), o.proxy), caBundle: ctx.paths().caBundle, user: o.user });
+        const caBundle = ctx.paths().caBundle;
+        try {
+          sandboxEnv = await loadSandboxEnv(ctx, name, isolation.proxy);
+        } catch (e) {
+          isolation.cleanup();
+          throw e;
+        }
+        // The home's bundle is not reachable for a --user; the isolation's copy is.
+        for (const [k, v] of Object.entries(sandboxEnv)) if (v === caBundle) sandboxEnv[k] = isolation.caFile;
+      } else {
+        sandboxEnv = await loadSandboxEnv(ctx, name, o.proxy);
+      }
       // Nothing of the home stays open while the child runs, however long that is.
       ctx.close();
       const env: NodeJS.ProcessEnv = { ...process.env, ...sandboxEnv };
       for (const v of WITHHELD) delete env[v];
-      process.exitCode = await runChild(file, args, env);
+      const argv = isolation === undefined ? { file, args } : isolation.wrap(file, args);
+      isolation?.releaseSignals();
+      try {
+        process.exitCode = await runChild(argv.file, argv.args, env, file);
+      } finally {
+        isolation?.cleanup();
+      }
     });
 }
 
 /** Runs the child with inherited stdio; resolves to the exit code `standin run` should exit with. */
-function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function runChild(file: string, args: string[], env: NodeJS.ProcessEnv, shownAs = file): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: 'inherit', env });
     // A signal to us (Ctrl-C reaches both, a `kill` only us) is passed on; the child decides
@@ -48,7 +77,7 @@ function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise
     child.once('error', (e: NodeJS.ErrnoException) => {
       // spawn failed: the command does not exist or cannot be executed (shell conventions 127/126).
       const notFound = e.code === 'ENOENT';
-      process.stderr.write(`standin: ${notFound ? 'command not found' : 'cannot execute'}: ${printable(file)}\n`);
+      process.stderr.write(`standin: ${notFound ? 'command not found' : 'cannot execute'}: ${printable(shownAs)}\n`);
       done(notFound ? 127 : 126);
     });
     child.once('exit', (code, signal) => {

@@ -2,16 +2,19 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider } from '../providers/catalog.js';
-import type { SchemeSpec, SecretInfo } from '../store/types.js';
-import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
+import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS, type SchemeSpec, type SecretInfo } from '../store/types.js';
+import { formatSchemeSpec, parseSchemeList } from '../swap/scheme-spec.js';
 import type { CliContext } from './context.js';
 import { isoTime, orDash, out, printJson, printTable } from './output.js';
+import { registerSecretReveal } from './secret-reveal.js';
+import { registerSecretUsage } from './secret-usage.js';
 import { checkValueSource, readSecretValue, type ValueSourceOptions } from './value-source.js';
 
 interface CreateOptions extends ValueSourceOptions {
   hosts?: string;
-  scheme?: string;
+  scheme: string[];
   provider?: string;
+  keep?: string;
 }
 
 /** `standin secret ...`: values go in once and never come back out, on any path. */
@@ -23,15 +26,17 @@ export function registerSecret(program: Command, ctx: CliContext): void {
       .command('create <name>')
       .description('create a secret scoped to hosts; the value comes from stdin, an env var or a file')
       .option('--hosts <hosts>', 'comma-separated host patterns the value may be sent to')
-      .option('--scheme <scheme>', 'bearer | basic | header:NAME | query:NAME')
-      .option('--provider <id>', 'preset scheme and hosts (see `standin providers`)'),
+      .option('--scheme <scheme>', 'bearer | basic[:USER] | header:NAME[=TEMPLATE] | query:NAME; a comma list or repeated for several', collect, [])
+      .option('--provider <id>', 'preset scheme and hosts (see `standin providers`)')
+      .option('--keep <n>', `versions kept for rollback when rotating (default ${DEFAULT_KEEP_VERSIONS})`),
   ).action(async (name: string, o: CreateOptions) => {
     const { scheme, hosts, provider } = secretShape(o);
+    const keepVersions = parseKeep(o.keep);
     checkValueSource(o);
     const store = ctx.store();
     if (store.getSecret(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
     const value = await readSecretValue(o);
-    const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor() });
+    const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor(), keepVersions });
     out(`created secret ${info.name} (version ${info.currentVersion}, scheme ${formatSchemeSpec(info.scheme)}, hosts ${info.hosts.join(',')})`);
   });
 
@@ -71,22 +76,27 @@ export function registerSecret(program: Command, ctx: CliContext): void {
           `scheme:    ${formatSchemeSpec(s.scheme)}`,
           `hosts:     ${s.hosts.join(', ')}`,
           `provider:  ${orDash(s.provider)}`,
-          `version:   ${s.currentVersion} (kept: ${s.versions.join(', ')})`,
+          `version:   ${s.currentVersion} (kept: ${s.versions.join(', ')}; keeps the newest ${s.keepVersions ?? DEFAULT_KEEP_VERSIONS})`,
           `created:   ${isoTime(s.createdAt)}`,
           `updated:   ${isoTime(s.updatedAt)}`,
         ].join('\n'),
       );
     });
 
-  withValueOptions(secret.command('rotate <name>').description('add a new version and make it current')).action(
-    async (name: string, o: ValueSourceOptions) => {
-      checkValueSource(o);
-      const store = ctx.store();
-      if (store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
-      const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor());
-      out(`rotated secret ${name} to version ${version}`);
-    },
-  );
+  withValueOptions(
+    secret
+      .command('rotate <name>')
+      .description('add a new version and make it current; versions beyond the retention are deleted')
+      .option('--keep <n>', 'change how many versions this secret keeps (2-1000)'),
+  ).action(async (name: string, o: ValueSourceOptions & { keep?: string }) => {
+    const keepVersions = parseKeep(o.keep);
+    checkValueSource(o);
+    const store = ctx.store();
+    if (store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
+    const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor(), { keepVersions });
+    const kept = store.getSecret(name)?.versions ?? [];
+    out(`rotated secret ${name} to version ${version} (kept: ${kept.join(', ')})`);
+  });
 
   secret
     .command('rollback <name>')
@@ -103,6 +113,22 @@ export function registerSecret(program: Command, ctx: CliContext): void {
       ctx.store().deleteSecret(name, ctx.actor());
       out(`deleted secret ${name}`);
     });
+
+  registerSecretUsage(secret, ctx);
+  registerSecretReveal(secret, ctx);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseKeep(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d{1,4}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!Number.isInteger(n) || n < MIN_KEEP_VERSIONS || n > MAX_KEEP_VERSIONS) {
+    throw new UsageError(`--keep must be an integer from ${MIN_KEEP_VERSIONS} to ${MAX_KEEP_VERSIONS}`);
+  }
+  return n;
 }
 
 function withValueOptions(cmd: Command): Command {
@@ -118,7 +144,7 @@ function secretShape(o: CreateOptions): { scheme: SchemeSpec; hosts: string[]; p
   if (o.provider !== undefined && preset === undefined) {
     throw new UsageError(`unknown provider '${o.provider}': see \`standin providers\``);
   }
-  const scheme = o.scheme !== undefined ? parseSchemeSpec(o.scheme) : (preset?.scheme ?? { kind: 'bearer' });
+  const scheme = o.scheme.length > 0 ? parseSchemeList(o.scheme) : (preset?.scheme ?? { kind: 'bearer' });
   let hosts: string[];
   if (o.hosts !== undefined) hosts = parseHostList(o.hosts);
   else if (preset !== undefined) hosts = [...preset.hosts];
@@ -143,6 +169,7 @@ function secretJson(s: SecretInfo): Record<string, unknown> {
     provider: s.provider,
     currentVersion: s.currentVersion,
     versions: s.versions,
+    keepVersions: s.keepVersions ?? DEFAULT_KEEP_VERSIONS,
     createdAt: isoTime(s.createdAt),
     updatedAt: isoTime(s.updatedAt),
   };

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { errnoCode } from '../config/home.js';
+import { parseControlAddress, type ControlAddress } from '../control/address.js';
 import { UsageError } from '../errors.js';
 import { parseAllowDest } from '../policy/address.js';
 import { parseResolveOverride } from '../policy/resolve.js';
@@ -11,7 +12,9 @@ import { UsageProblems } from './errors.js';
 /** `standin serve` flags as commander hands them over (strings, repeatable ones as lists). */
 export interface RawServeOptions {
   listen: string;
-  control?: string;
+  /** An address, `false` for --no-control, undefined for the default socket in the home. */
+  control?: string | false;
+  config?: string;
   upstreamCa: string[];
   resolve: string[];
   allowDest: string[];
@@ -24,7 +27,15 @@ export interface ServeOptions {
   resolve: Map<string, string>;
   allowDest: AllowDest[];
   logLevel: string;
+  /** undefined: the default unix socket in the home; null: no control API. */
+  control: ControlAddress | null | undefined;
 }
+
+/** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel'] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export const DEFAULT_LISTEN = '127.0.0.1:8877';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -33,8 +44,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * Checks every flag before anything starts and reports all problems together, so that a long
  * command line is fixed in one go rather than one error per attempt.
  */
-export function parseServeOptions(raw: RawServeOptions): ServeOptions {
+export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigKey) => boolean = () => true): ServeOptions {
   const problems: string[] = [];
+  const raw = flags.config === undefined ? flags : mergeConfig(flags, readConfig(flags.config, problems), fromCli);
   const attempt = <T>(f: () => T): T | undefined => {
     try {
       return f();
@@ -44,8 +56,11 @@ export function parseServeOptions(raw: RawServeOptions): ServeOptions {
       return undefined;
     }
   };
-  if (raw.control !== undefined) problems.push('--control is not available in this version');
   const listen = attempt(() => parseListen(raw.listen));
+  const control = raw.control === false ? null : raw.control === undefined ? undefined : attempt(() => parseControlAddress(raw.control as string));
+  if (control?.kind === 'tcp' && listen !== undefined && control.port !== 0 && control.port === listen.port) {
+    problems.push(`--control cannot use the proxy's port ${listen.port}`);
+  }
   const upstreamCa = raw.upstreamCa.map((f) => attempt(() => readCaFile(f)));
   const resolve = new Map<string, string>();
   for (const r of raw.resolve) {
@@ -61,7 +76,70 @@ export function parseServeOptions(raw: RawServeOptions): ServeOptions {
     resolve,
     allowDest: allowDest.filter((a): a is AllowDest => a !== undefined),
     logLevel: raw.logLevel,
+    control: control ?? (raw.control === false ? null : undefined),
   };
+}
+
+/**
+ * `--config FILE`: one JSON object whose keys are the flags' (listen, control, upstreamCa,
+ * resolve, allowDest, logLevel; `control: false` turns the control API off). Problems go into
+ * `problems` with the flags' own, so a bad file and a bad flag are reported together.
+ */
+function readConfig(file: string, problems: string[]): Partial<Record<ConfigKey, unknown>> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    problems.push(`cannot read --config ${file}: ${errnoCode(e) ?? 'unknown error'}`);
+    return {};
+  }
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    problems.push(`--config ${file} is larger than 1 MiB`);
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    problems.push(`--config ${file} is not valid JSON`);
+    return {};
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    problems.push(`--config ${file} must hold a JSON object`);
+    return {};
+  }
+  const out: Partial<Record<ConfigKey, unknown>> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const k = CONFIG_KEYS.find((c) => c === key);
+    if (k === undefined) {
+      problems.push(`--config ${file}: unknown key '${printable(key)}' (use ${CONFIG_KEYS.join(', ')})`);
+      continue;
+    }
+    const ok = LIST_KEYS.includes(k)
+      ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+      : typeof value === 'string' || (k === 'control' && value === false);
+    if (!ok) {
+      problems.push(`--config ${file}: '${k}' must be ${LIST_KEYS.includes(k) ? 'a list of strings' : k === 'control' ? 'a string or false' : 'a string'}`);
+      continue;
+    }
+    out[k] = value;
+  }
+  return out;
+}
+
+/** Flags given on the command line win over the file; the file wins over the flags' defaults. */
+function mergeConfig(flags: RawServeOptions, config: Partial<Record<ConfigKey, unknown>>, fromCli: (key: ConfigKey) => boolean): RawServeOptions {
+  const merged: RawServeOptions = { ...flags };
+  for (const key of CONFIG_KEYS) {
+    if (config[key] === undefined || fromCli(key)) continue;
+    (merged as unknown as Record<string, unknown>)[key] = config[key];
+  }
+  return merged;
+}
+
+function printable(s: string): string {
+  const p = s.replace(/[^\x20-\x7e]/g, '?');
+  return p.length > 64 ? `${p.slice(0, 64)}...` : p;
 }
 
 /** `HOST:PORT` with an IP literal (IPv6 in brackets) or `localhost`; port 0 picks a free one. */

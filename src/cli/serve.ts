@@ -1,12 +1,15 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { formatControlAddress, MAX_SOCKET_PATH, type ControlAddress } from '../control/address.js';
+import type { ControlServer } from '../control/server.js';
 import { errnoCode, type HomePaths } from '../config/home.js';
 import { RuntimeError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
 import { ensureCaBundle, initHome, isInitialised } from './init.js';
 import { out } from './output.js';
-import { DEFAULT_LISTEN, formatListen, parseServeOptions, type RawServeOptions } from './serve-options.js';
+import { DEFAULT_LISTEN, formatListen, parseServeOptions, type ConfigKey, type RawServeOptions } from './serve-options.js';
 
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address already in use',
@@ -22,19 +25,25 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .command('serve')
     .description('run the gateway (initialises the home on first use)')
     .option('--listen <host:port>', 'proxy address', DEFAULT_LISTEN)
-    .option('--control <unix:path|host:port>', 'control API address (not available in this version)')
+    .option('--control <unix:path|host:port>', 'control API address (default: unix socket run/control.sock in the home; TCP needs API keys)')
+    .option('--no-control', 'do not start the control API')
+    .option('--config <file>', 'JSON file with the same settings as the flags (flags win)')
     .option('--upstream-ca <file>', 'extra CA (PEM) trusted for upstream TLS (repeatable)', collect, [])
     .option('--resolve <host=ip>', 'pin a host name to an address (repeatable; development)', collect, [])
     .option('--allow-dest <ip[:port]|cidr>', 'let one private destination through (repeatable; development)', collect, [])
     .option('--log-level <level>', 'process log level (pino, on stderr)', 'info')
-    .action(async (raw: RawServeOptions) => {
-      const options = parseServeOptions(raw);
+    .action(async (raw: RawServeOptions, cmd: Command) => {
+      // A --control flag without value source 'cli' is commander's default (none): the file may set it.
+      const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
       // Loaded here, not at the top: every other command would pay for the proxy and X.509 code.
-      const [{ loadCa }, { startGateway }, { createLogger }, { createNetLogWriter }] = await Promise.all([
+      const [{ loadCa }, { startGateway }, { createLogger }, { createNetLogWriter }, { Metrics, instrumentNetLog }, { startControlServer }, { ApiKeysRepo }] = await Promise.all([
         import('../ca/authority.js'),
         import('../gateway.js'),
         import('../logging/logger.js'),
         import('../netlog/writer.js'),
+        import('../control/metrics.js'),
+        import('../control/server.js'),
+        import('../store/apikeys-repo.js'),
       ]);
       const paths = ctx.paths();
       if (!isInitialised(paths)) await initHome(paths);
@@ -43,27 +52,58 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const store = ctx.store();
       const ca = await loadCa(paths.caDir);
       await ensureCaBundle(paths, ca.certPem);
-      const netlog = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+      const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+      const metrics = new Metrics();
+      const netlog = instrumentNetLog(netlogWriter, metrics);
+      // Ports the proxy refuses to CONNECT to; the control port joins once it is bound.
+      const selfPorts = new Set<number>();
+      const gatewayOptions = {
+        listen: options.listen,
+        store,
+        netlog,
+        ca,
+        upstreamCa: options.upstreamCa,
+        resolve: options.resolve,
+        allowDest: options.allowDest,
+        logger,
+        selfPorts,
+      };
       let gateway: Gateway;
       try {
-        gateway = await startGateway({
-          listen: options.listen,
-          store,
-          netlog,
-          ca,
-          upstreamCa: options.upstreamCa,
-          resolve: options.resolve,
-          allowDest: options.allowDest,
-          logger,
-        });
+        gateway = await startGateway(gatewayOptions);
       } catch (e) {
         netlog.close();
         throw listenError(e, formatListen(options.listen));
       }
       const address = formatListen(gateway.address);
+      let ready = true;
+      let control: ControlServer | undefined;
       try {
-        writeServeState(paths, address);
+        const controlAddress = options.control === undefined ? defaultControlAddress(paths, logger) : options.control;
+        if (controlAddress !== null) {
+          control = await startControlServer(
+            {
+              store,
+              db,
+              apiKeys: new ApiKeysRepo(db),
+              metrics,
+              logger,
+              proxyAddress: () => address,
+              caBundlePath: paths.caBundle,
+              caCertPem: ca.certPem,
+              caBundlePem: () => readFileSync(paths.caBundle, 'utf8'),
+              ready: () => ready,
+            },
+            { address: controlAddress, forbiddenPorts: [gateway.address.port] },
+          ).catch((e: unknown) => {
+            throw controlAddress.kind === 'tcp' ? listenError(e, formatControlAddress(controlAddress)) : e;
+          });
+          if (control.address.kind === 'tcp') selfPorts.add(control.address.port);
+        }
+        registerGauges(metrics, gateway, netlogWriter);
+        writeServeState(paths, address, control === undefined ? undefined : formatControlAddress(control.address));
       } catch (e) {
+        await control?.close();
         await gateway.close();
         netlog.close();
         throw e;
@@ -71,12 +111,15 @@ export function registerServe(program: Command, ctx: CliContext): void {
       out(`standin listening on http://${address}`);
       await untilSignal();
       logger.info('shutting down');
+      ready = false;
       // A second signal while draining means "now": skip the grace period.
       const force = (): void => process.exit(1);
       process.once('SIGINT', force).once('SIGTERM', force);
       try {
+        // The proxy drains first (the control API keeps answering /readyz with 503 meanwhile).
         await gateway.close();
         netlog.close();
+        await control?.close();
       } finally {
         removeServeState(paths);
         ctx.close();
@@ -106,9 +149,38 @@ function listenError(e: unknown, address: string): unknown {
   return reason === undefined ? e : new RuntimeError(`cannot listen on ${address}: ${reason}`);
 }
 
-/** Tells `sandbox env` and `run` (other processes) where the running gateway listens. */
-function writeServeState(paths: HomePaths, proxy: string): void {
-  const state = { proxy, pid: process.pid, startedAt: new Date().toISOString() };
+/**
+ * The control socket in the home (`run/`, 0700). A home whose path is too long for a socket
+ * address gets no default control API (a warning says so) rather than a gateway that cannot start.
+ */
+function defaultControlAddress(paths: HomePaths, logger: { warn: (o: object, m: string) => void }): ControlAddress | null {
+  const dir = join(paths.home, 'run');
+  const path = join(dir, 'control.sock');
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    logger.warn({ path }, 'home path too long for the control socket: pass --control unix:PATH, or --no-control');
+    return null;
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  } catch (e) {
+    throw new RuntimeError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`);
+  }
+  return { kind: 'unix', path };
+}
+
+/** Gauges read at scrape time. */
+function registerGauges(metrics: import('../control/metrics.js').Metrics, gateway: Gateway, netlog: { pending(): number }): void {
+  metrics.setGauge('netlog_queue_depth', () => netlog.pending());
+  const stats = (): ReturnType<Gateway['stats']> => gateway.stats();
+  metrics.setGauge('open_connections', () => stats().openConnections);
+  metrics.setGauge('open_tunnels', () => stats().openTunnels);
+  metrics.setGauge('cert_cache_size', () => stats().leafCacheSize);
+}
+
+/** Tells `sandbox env`, `run` and SDK clients (other processes) where the running gateway listens. */
+function writeServeState(paths: HomePaths, proxy: string, control?: string): void {
+  const state = { proxy, ...(control === undefined ? {} : { control }), pid: process.pid, startedAt: new Date().toISOString() };
   try {
     writeFileSync(paths.serveState, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   } catch (e) {

@@ -18,6 +18,7 @@ export function handleConnect(
   deps: ProxyDeps,
   inner: HttpServer,
   tunnels: WeakMap<object, TunnelContext>,
+  tunnelCount: { open: number },
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -86,6 +87,8 @@ export function handleConnect(
       firstRequestDeadline.arm(deps.limits.firstRequestMs);
       tunnel = { sandbox, target, address, firstRequestDeadline, requests: 0 };
       tunnels.set(tls, tunnel);
+      tunnelCount.open += 1;
+      tls.once('close', () => (tunnelCount.open -= 1));
       inner.emit('connection', tls);
     });
   })().catch((e: unknown) => {

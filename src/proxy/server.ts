@@ -18,6 +18,7 @@ export interface ProxyServer {
   /** Stops accepting, lets in-flight exchanges finish for up to `graceMs`, then cuts the rest. */
   close(graceMs: number): Promise<void>;
   openConnections(): number;
+  openTunnels(): number;
 }
 
 // Header limits as llhttp enforces them; never enable insecureHTTPParser (NODE-PITFALLS).
@@ -29,6 +30,7 @@ const PARSER_OPTIONS = { maxHeaderSize: 16 * 1024, insecureHTTPParser: false, jo
  */
 export function createProxyServer(deps: ProxyDeps): ProxyServer {
   const tunnels = new WeakMap<object, TunnelContext>();
+  const tunnelCount = { open: 0 };
   const sockets = new Set<Socket>();
 
   // The inner server listens on a private unix socket nobody connects to: only a listening
@@ -87,7 +89,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  outer.on('connect', (req, socket: Duplex, head: Buffer) => handleConnect(deps, inner, tunnels, req, socket, head));
+  outer.on('connect', (req, socket: Duplex, head: Buffer) => handleConnect(deps, inner, tunnels, tunnelCount, req, socket, head));
   outer.on('request', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('checkContinue', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('upgrade', (req, socket: Duplex) => {
@@ -107,7 +109,11 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
         inner.once('error', reject);
         inner.listen(join(privateDir, 'inner.sock'), () => resolve());
       });
-      return listen(outer, host, port);
+      return listen(outer, host, port).catch((e: unknown) => {
+        inner.close();
+        rmSync(privateDir, { recursive: true, force: true });
+        throw e;
+      });
     },
     close: async (graceMs) => {
       outer.close();
@@ -121,6 +127,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       rmSync(privateDir, { recursive: true, force: true });
     },
     openConnections: () => sockets.size,
+    openTunnels: () => tunnelCount.open,
   };
 }
 

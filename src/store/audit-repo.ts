@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { UsageError } from '../errors.js';
 import type { Db } from './database.js';
-import type { AuditEvent } from './types.js';
+import type { AuditEvent, AuditFilter } from './types.js';
 import { checkActor } from './validate.js';
 
 interface AuditRow {
@@ -22,7 +22,7 @@ interface AuditRow {
 export class AuditRepo {
   readonly #clock: () => number;
   readonly #insert: Statement<[number, string, string, string, string]>;
-  readonly #list: Statement<{ since: number; limit: number }, AuditRow>;
+  readonly #list: Statement<AuditParams, AuditRow>;
 
   constructor(db: Db, clock: () => number) {
     this.#clock = clock;
@@ -30,7 +30,12 @@ export class AuditRepo {
     // Newest `limit` rows, handed back oldest first like the network log.
     this.#list = db.prepare(
       `SELECT id, at, actor, action, target, detail FROM
-         (SELECT * FROM audit WHERE at >= @since ORDER BY id DESC LIMIT @limit)
+         (SELECT * FROM audit WHERE at >= @since
+            AND (@action IS NULL OR action = @action)
+            AND (@actionPrefix IS NULL OR substr(action, 1, length(@actionPrefix)) = @actionPrefix)
+            AND (@target IS NULL OR target = @target COLLATE NOCASE)
+            AND (@actor IS NULL OR actor = @actor)
+          ORDER BY id DESC LIMIT @limit)
        ORDER BY id`,
     );
   }
@@ -39,13 +44,22 @@ export class AuditRepo {
     this.#insert.run(this.#clock(), checkActor(actor), action, target, JSON.stringify(detail));
   }
 
-  list(filter: { limit?: number; since?: number } = {}): AuditEvent[] {
+  list(filter: AuditFilter = {}): AuditEvent[] {
     const { limit, since } = filter;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
       throw new UsageError('audit limit must be a non-negative integer');
     }
     if (since !== undefined && !Number.isFinite(since)) throw new UsageError('audit since must be a time');
-    const rows = this.#list.all({ since: since ?? Number.MIN_SAFE_INTEGER, limit: limit ?? -1 });
+    const action = text(filter.action, 'action');
+    const prefix = action?.endsWith('*') === true ? action.slice(0, -1) : null;
+    const rows = this.#list.all({
+      since: since ?? Number.MIN_SAFE_INTEGER,
+      limit: limit ?? -1,
+      action: prefix === null ? action : null,
+      actionPrefix: prefix,
+      target: text(filter.target, 'target'),
+      actor: text(filter.actor, 'actor'),
+    });
     return rows.map((r) => ({
       id: r.id,
       at: r.at,
@@ -55,6 +69,21 @@ export class AuditRepo {
       detail: parseDetail(r.detail),
     }));
   }
+}
+
+interface AuditParams {
+  since: number;
+  limit: number;
+  action: string | null;
+  actionPrefix: string | null;
+  target: string | null;
+  actor: string | null;
+}
+
+function text(v: string | undefined, what: string): string | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || v.trim() === '') throw new UsageError(`audit ${what} filter is empty`);
+  return v.trim();
 }
 
 function parseDetail(text: string): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { RuntimeError } from '../errors.js';
-import type { BindingInfo, SandboxInfo, SchemeSpec, SecretInfo } from './types.js';
+import { DEFAULT_KEEP_VERSIONS } from './types.js';
+import type { BindingInfo, Placement, SandboxInfo, SchemeSpec, SecretInfo } from './types.js';
 
 /**
  * Row shapes as SQLite returns them and their mapping to the public types. JSON columns are
@@ -14,6 +15,7 @@ export interface SecretRow {
   current_version: number;
   created_at: number;
   updated_at: number;
+  keep_versions: number | null;
   versions: string; // JSON array from json_group_array
 }
 
@@ -39,7 +41,7 @@ export interface BindingRow {
 
 /** Columns of a secret plus its kept versions, for `SELECT ${SECRET_COLUMNS} FROM secrets s`. */
 export const SECRET_COLUMNS = `s.id, s.name, s.scheme, s.hosts, s.provider, s.current_version, s.created_at,
-  s.updated_at, (SELECT json_group_array(v.version) FROM secret_versions v WHERE v.secret_id = s.id) AS versions`;
+  s.updated_at, s.keep_versions, (SELECT json_group_array(v.version) FROM secret_versions v WHERE v.secret_id = s.id) AS versions`;
 
 export const SANDBOX_COLUMNS = 'x.id, x.name, x.allow_hosts, x.created_at';
 
@@ -57,6 +59,7 @@ export function toSecret(row: SecretRow): SecretInfo {
     provider: row.provider,
     currentVersion: row.current_version,
     versions: [...versions].sort((a, b) => a - b),
+    keepVersions: row.keep_versions ?? DEFAULT_KEEP_VERSIONS,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -79,13 +82,36 @@ export function toBinding(row: BindingRow): BindingInfo {
   };
 }
 
+// Tolerant of every shape ever stored: bare placements (before lists existed) and `multi` lists.
 function toScheme(v: unknown, id: string): SchemeSpec {
-  if (typeof v === 'object' && v !== null && 'kind' in v) {
-    if (v.kind === 'bearer' || v.kind === 'basic') return { kind: v.kind };
-    if (v.kind === 'header' && 'header' in v && typeof v.header === 'string') return { kind: 'header', header: v.header };
-    if (v.kind === 'query' && 'param' in v && typeof v.param === 'string') return { kind: 'query', param: v.param };
+  if (isObject(v) && v.kind === 'multi' && Array.isArray(v.placements)) {
+    const placements = v.placements.map(toPlacement);
+    if (placements.length > 0 && placements.every((p): p is Placement => p !== undefined)) {
+      return placements.length === 1 && placements[0] !== undefined ? placements[0] : { kind: 'multi', placements };
+    }
   }
+  const p = toPlacement(v);
+  if (p !== undefined) return p;
   throw damaged('secret', id);
+}
+
+function toPlacement(v: unknown): Placement | undefined {
+  if (!isObject(v)) return undefined;
+  if (v.kind === 'bearer') return { kind: 'bearer' };
+  if (v.kind === 'basic') {
+    if (v.user === undefined || v.user === null) return { kind: 'basic' };
+    return typeof v.user === 'string' ? { kind: 'basic', user: v.user } : undefined;
+  }
+  if (v.kind === 'header' && typeof v.header === 'string') {
+    if (v.template === undefined || v.template === null) return { kind: 'header', header: v.header };
+    return typeof v.template === 'string' ? { kind: 'header', header: v.header, template: v.template } : undefined;
+  }
+  if (v.kind === 'query' && typeof v.param === 'string') return { kind: 'query', param: v.param };
+  return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -85,6 +85,29 @@ CREATE INDEX network_log_decision_at ON network_log(decision, at);
 CREATE INDEX network_log_request_id ON network_log(request_id);
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, sql: V1 }];
+// Control API keys (issue #6): only a sha256 of each key is kept; a revoked key stays listed.
+const V2_API_KEYS = `
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL COLLATE NOCASE,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'auditor')),
+  key_hash BLOB NOT NULL,          -- sha256 of the key; the key itself is shown once, at creation
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys(name COLLATE NOCASE) WHERE revoked_at IS NULL;
+`;
+
+// Version retention (issue #5): how many versions of a secret rotation keeps; NULL = the default (5).
+const V3_VERSION_RETENTION = `
+ALTER TABLE secrets ADD COLUMN keep_versions INTEGER;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, sql: V1 },
+  { version: 2, sql: V2_API_KEYS },
+  { version: 3, sql: V3_VERSION_RETENTION },
+];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,12 +6,12 @@ import { decryptValue, encryptValue, secretAad } from './crypto.js';
 import type { Db } from './database.js';
 import { newId } from './ids.js';
 import { SECRET_COLUMNS, toSecret, type SecretRow } from './rows.js';
-import type { CreateSecretInput, SecretInfo } from './types.js';
-import { checkName, checkProvider, checkScheme, checkValue, normalizeHosts, printable } from './validate.js';
+import { DEFAULT_KEEP_VERSIONS, type CreateSecretInput, type RotateOptions, type SecretInfo } from './types.js';
+import { checkKeepVersions, checkName, checkProvider, checkScheme, checkValue, normalizeHosts, printable } from './validate.js';
 
 /**
- * Secrets and their encrypted versions. Every version is kept (rollback needs them); the current
- * one is what the proxy applies. Values go in through `SecretValue` and come out only through
+ * Secrets and their encrypted versions. Rotation keeps the newest `keepVersions` (the rollback
+ * window) and deletes older ones; the current one is what the proxy applies. Values go in through `SecretValue` and come out only through
  * `value`, which the proxy calls per request.
  */
 export class SecretsRepo {
@@ -21,7 +21,9 @@ export class SecretsRepo {
   readonly #audit: AuditRepo;
   readonly #byName: Statement<[string], SecretRow>;
   readonly #all: Statement<[], SecretRow>;
-  readonly #insert: Statement<[string, string, string, string, string | null, number, number]>;
+  readonly #insert: Statement<[string, string, string, string, string | null, number, number, number | null]>;
+  readonly #setKeep: Statement<[number, string]>;
+  readonly #prune: Statement<[string, string, number], { version: number }>;
   readonly #insertVersion: Statement<[string, number, Buffer, number]>;
   readonly #setCurrent: Statement<[number, number, string]>;
   readonly #maxVersion: Statement<[string], { v: number | null }>;
@@ -38,8 +40,17 @@ export class SecretsRepo {
     this.#byName = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.name = ?`);
     this.#all = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s ORDER BY s.name`);
     this.#insert = db.prepare(
-      `INSERT INTO secrets (id, name, scheme, hosts, provider, current_version, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 1, ?, ?)`,
+      `INSERT INTO secrets (id, name, scheme, hosts, provider, current_version, created_at, updated_at, keep_versions)
+       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+    );
+    this.#setKeep = db.prepare('UPDATE secrets SET keep_versions = ? WHERE id = ?');
+    // Deletes every version older than the newest `keep`, never the current one (after a
+    // rollback the current version may be older than the newest).
+    this.#prune = db.prepare(
+      `DELETE FROM secret_versions WHERE secret_id = ? AND version NOT IN
+         (SELECT version FROM secret_versions WHERE secret_id = ? ORDER BY version DESC LIMIT ?)
+       AND version <> (SELECT current_version FROM secrets WHERE id = secret_id)
+       RETURNING version`,
     );
     this.#insertVersion = db.prepare(
       'INSERT INTO secret_versions (secret_id, version, ciphertext, created_at) VALUES (?, ?, ?, ?)',
@@ -63,11 +74,12 @@ export class SecretsRepo {
     const hosts = normalizeHosts(input.hosts, `secret '${name}'`, false);
     const provider = checkProvider(input.provider);
     const plaintext = checkValue(input.value);
+    const keep = checkKeepVersions(input.keepVersions) ?? null;
     const id = newId('sec');
     return this.#db.transaction(() => {
       if (this.#byName.get(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
       const now = this.#clock();
-      this.#insert.run(id, name, JSON.stringify(scheme), JSON.stringify(hosts), provider, now, now);
+      this.#insert.run(id, name, JSON.stringify(scheme), JSON.stringify(hosts), provider, now, now, keep);
       this.#insertVersion.run(id, 1, encryptValue(this.#key, plaintext, secretAad(id, 1)), now);
       this.#audit.record(input.actor, 'secret.create', name, { scheme: scheme.kind, hosts, provider, version: 1 });
       return this.#require(name);
@@ -88,8 +100,9 @@ export class SecretsRepo {
     return this.#require(name);
   }
 
-  rotate(name: string, value: SecretValue, actor: string): number {
+  rotate(name: string, value: SecretValue, actor: string, options: RotateOptions = {}): number {
     const plaintext = checkValue(value);
+    const keepChange = checkKeepVersions(options.keepVersions);
     return this.#db.transaction(() => {
       const secret = this.#require(name);
       // After a rollback the current version is below the highest one; never reuse a number.
@@ -97,7 +110,15 @@ export class SecretsRepo {
       const now = this.#clock();
       this.#insertVersion.run(secret.id, next, encryptValue(this.#key, plaintext, secretAad(secret.id, next)), now);
       this.#setCurrent.run(next, now, secret.id);
-      this.#audit.record(actor, 'secret.rotate', secret.name, { from: secret.currentVersion, to: next });
+      if (keepChange !== undefined) this.#setKeep.run(keepChange, secret.id);
+      const keep = keepChange ?? secret.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+      const pruned = this.#prune.all(secret.id, secret.id, keep).map((r) => r.version).sort((a, b) => a - b);
+      this.#audit.record(actor, 'secret.rotate', secret.name, {
+        from: secret.currentVersion,
+        to: next,
+        keep,
+        ...(pruned.length > 0 ? { pruned } : {}),
+      });
       return next;
     }).immediate();
   }

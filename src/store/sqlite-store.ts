@@ -7,9 +7,11 @@ import { SandboxesRepo } from './sandboxes-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
 import type {
   AuditEvent,
+  AuditFilter,
   BindingInfo,
   CreateSandboxInput,
   CreateSecretInput,
+  RotateOptions,
   SandboxInfo,
   SecretInfo,
   Store,
@@ -57,8 +59,8 @@ export class SqliteStore implements Store {
     return this.#secrets.get(name);
   }
 
-  rotateSecret(name: string, value: SecretValue, actor: string): number {
-    return this.#secrets.rotate(name, value, actor);
+  rotateSecret(name: string, value: SecretValue, actor: string, options?: RotateOptions): number {
+    return this.#secrets.rotate(name, value, actor, options);
   }
 
   rollbackSecret(name: string, actor: string): number {
@@ -121,7 +123,7 @@ export class SqliteStore implements Store {
     this.#audit.record(actor, action, target, detail);
   }
 
-  listAudit(filter: { limit?: number; since?: number }): AuditEvent[] {
+  listAudit(filter: AuditFilter): AuditEvent[] {
     return this.#audit.list(filter);
   }
 

@@ -9,12 +9,25 @@ import type { SecretValue } from '../secret-value.js';
  * No method ever returns a secret's plaintext except `secretValue`, which only the proxy calls.
  */
 
-/** How a credential is placed in a request. */
-export type SchemeSpec =
+/** One place a credential goes in a request. */
+export type Placement =
   | { kind: 'bearer' }
-  | { kind: 'basic' }
-  | { kind: 'header'; header: string } // header name, lower-cased
+  /** Basic credentials. With `user`, upstream always gets `user:value` (the value is the password). */
+  | { kind: 'basic'; user?: string }
+  /**
+   * A named header (lower-cased). With `template` (fixed text around exactly one `{{value}}`),
+   * upstream gets the template rendered with the value, whether the sandbox sent the bare token or
+   * the rendered template.
+   */
+  | { kind: 'header'; header: string; template?: string }
   | { kind: 'query'; param: string };
+
+/**
+ * How a credential is placed in a request: one placement, or several (`multi`): a token is
+ * accepted where any of them accepts it and applied by the first that does. Rows stored before
+ * `multi` existed hold a bare placement and stay valid.
+ */
+export type SchemeSpec = Placement | { kind: 'multi'; placements: Placement[] };
 
 export interface SecretInfo {
   id: string; // opaque stable id (random), also the AES-GCM associated data
@@ -25,6 +38,8 @@ export interface SecretInfo {
   provider: string | null;
   currentVersion: number;
   versions: number[]; // kept versions, ascending
+  /** How many versions rotation keeps (older ones are deleted); always set by the store. */
+  keepVersions?: number;
   createdAt: number; // epoch ms
   updatedAt: number;
 }
@@ -63,6 +78,25 @@ export interface AuditEvent {
   detail: Record<string, unknown>;
 }
 
+/** Versions kept by rotation unless a secret says otherwise: the current one and four to roll back to. */
+export const DEFAULT_KEEP_VERSIONS = 5;
+export const MIN_KEEP_VERSIONS = 2;
+export const MAX_KEEP_VERSIONS = 1000;
+
+/** Which audit events to list; every field narrows the result. */
+export interface AuditFilter {
+  /** The newest `limit` matching events (still returned oldest first). */
+  limit?: number;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Exact action (`secret.rotate`), or a prefix ending in `*` (`secret.*`). */
+  action?: string;
+  /** Exact target name, case-insensitive like the names themselves. */
+  target?: string;
+  /** Exact actor (`cli:alice`). */
+  actor?: string;
+}
+
 export interface CreateSecretInput {
   name: string;
   scheme: SchemeSpec;
@@ -70,6 +104,13 @@ export interface CreateSecretInput {
   provider?: string | null;
   value: SecretValue;
   actor: string;
+  /** Versions to keep on rotation (2-1000); default DEFAULT_KEEP_VERSIONS. */
+  keepVersions?: number;
+}
+
+export interface RotateOptions {
+  /** Changes the secret's retention (2-1000) before pruning. */
+  keepVersions?: number;
 }
 
 export interface CreateSandboxInput {
@@ -84,8 +125,11 @@ export interface Store {
   createSecret(input: CreateSecretInput): SecretInfo;
   listSecrets(): SecretInfo[];
   getSecret(name: string): SecretInfo | undefined;
-  /** Adds a version and makes it current; returns the new version number. */
-  rotateSecret(name: string, value: SecretValue, actor: string): number;
+  /**
+   * Adds a version and makes it current; returns the new version number. Versions beyond the
+   * secret's retention (the newest `keepVersions`) are deleted in the same transaction.
+   */
+  rotateSecret(name: string, value: SecretValue, actor: string, options?: RotateOptions): number;
   /** Makes the previous kept version current again; returns the now-current version. */
   rollbackSecret(name: string, actor: string): number;
   /** Deletes the secret, its versions and every binding (tokens) that uses it. */
@@ -111,7 +155,7 @@ export interface Store {
 
   // audit
   audit(actor: string, action: string, target: string, detail?: Record<string, unknown>): void;
-  listAudit(filter: { limit?: number; since?: number }): AuditEvent[];
+  listAudit(filter: AuditFilter): AuditEvent[];
 
   close(): void;
 }

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { SecretValue } from '../secret-value.js';
-import type { SchemeSpec } from './types.js';
+import { MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS, type Placement, type SchemeSpec } from './types.js';
 
 /**
  * Input checks for the store. Each failure is one line naming the field; a secret value is never
@@ -57,20 +57,55 @@ export function checkValue(value: SecretValue): string {
   return v;
 }
 
-/** Shape check only; swap/scheme-spec.ts owns the rules for which headers and params make sense. */
+/**
+ * Shape check only, for specs that did not come through parseSchemeSpec (the SDK, stored rows);
+ * swap/scheme-spec.ts owns the rules for which headers, params and templates make sense.
+ */
 export function checkScheme(spec: SchemeSpec): SchemeSpec {
+  if (spec?.kind === 'multi') {
+    const list = Array.isArray(spec.placements) ? spec.placements.map(checkPlacement) : [];
+    if (list.length === 0 || list.some((p) => p === undefined)) throw invalidScheme();
+    const placements = list as Placement[];
+    return placements.length === 1 && placements[0] !== undefined ? placements[0] : { kind: 'multi', placements };
+  }
+  const p = checkPlacement(spec);
+  if (p === undefined) throw invalidScheme();
+  return p;
+}
+
+function checkPlacement(spec: Placement | undefined): Placement | undefined {
   switch (spec?.kind) {
     case 'bearer':
+      return { kind: 'bearer' };
     case 'basic':
-      return { kind: spec.kind };
-    case 'header':
-      if (typeof spec.header !== 'string' || spec.header.trim() === '') break;
-      return { kind: 'header', header: spec.header.trim().toLowerCase() };
+      if (spec.user === undefined || spec.user === null) return { kind: 'basic' };
+      if (typeof spec.user !== 'string' || !/^[\x21-\x39\x3b-\x7e]{1,64}$/.test(spec.user)) return undefined;
+      return { kind: 'basic', user: spec.user };
+    case 'header': {
+      if (typeof spec.header !== 'string' || spec.header.trim() === '') return undefined;
+      const header = spec.header.trim().toLowerCase();
+      if (spec.template === undefined || spec.template === null) return { kind: 'header', header };
+      if (typeof spec.template !== 'string' || spec.template.split('{{value}}').length !== 2 || CONTROL.test(spec.template)) return undefined;
+      return { kind: 'header', header, template: spec.template };
+    }
     case 'query':
-      if (typeof spec.param !== 'string' || spec.param.trim() === '') break;
+      if (typeof spec.param !== 'string' || spec.param.trim() === '') return undefined;
       return { kind: 'query', param: spec.param.trim() };
   }
-  throw new UsageError('invalid scheme: use bearer, basic, header:NAME or query:NAME');
+  return undefined;
+}
+
+function invalidScheme(): UsageError {
+  return new UsageError('invalid scheme: use bearer, basic[:USER], header:NAME[=TEMPLATE], query:NAME, or a list of them');
+}
+
+/** Retention of a secret's versions: an integer in MIN_KEEP_VERSIONS..MAX_KEEP_VERSIONS. */
+export function checkKeepVersions(n: number | undefined): number | undefined {
+  if (n === undefined) return undefined;
+  if (!Number.isInteger(n) || n < MIN_KEEP_VERSIONS || n > MAX_KEEP_VERSIONS) {
+    throw new UsageError(`versions to keep must be an integer from ${MIN_KEEP_VERSIONS} to ${MAX_KEEP_VERSIONS}`);
+  }
+  return n;
 }
 
 export function checkProvider(provider: string | null | undefined): string | null {

@@ -98,7 +98,7 @@ describe('standin CLI', () => {
     expect(usageError(['frobnicate'])).toContain("unknown command 'frobnicate'");
     expect(usageError(['log', '--bogus'])).toContain("unknown option '--bogus'");
     expect(usageError(['log', '--since', 'yesterday'])).toContain('--since');
-    expect(usageError(['serve', '--control', 'unix:/tmp/x.sock'])).toBe('standin: --control is not available in this version\n');
+    expect(usageError(['serve', '--control', 'tcp://x'])).toBe("standin: invalid --control 'tcp://x': expected unix:/PATH or HOST:PORT, e.g. 127.0.0.1:8878\n");
     const serve = cli(['serve', '--listen', 'nope', '--resolve', 'bad', '--log-level', 'loud']);
     expect(serve.code).toBe(2);
     expect(serve.stderr.trim().split('\n')).toHaveLength(3);

@@ -38,9 +38,10 @@ afterAll(async () => {
 
 describe('git over HTTPS through the gateway', () => {
   it('clones with a stand-in token in Basic credentials; the server gets the real one', async () => {
-    const env = { ...process.env, ...gw.sandboxEnv('ci'), GIT_TERMINAL_PROMPT: '0' };
+    const sandboxEnv = gw.sandboxEnv('ci');
+    const env = { ...process.env, ...sandboxEnv, GIT_TERMINAL_PROMPT: '0' };
     const dest = join(work, 'clone');
-    const url = `https://x-access-token:${env.GITHUB_TOKEN}@api.standin.test:${upstream.port}/git/repo.git`;
+    const url = `https://x-access-token:${sandboxEnv.GITHUB_TOKEN}@api.standin.test:${upstream.port}/git/repo.git`;
     const r = await runClient('git', ['clone', '-q', url, dest], env);
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(join(dest, 'README'), 'utf8')).toBe('hello through standin\n');

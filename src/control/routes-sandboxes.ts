@@ -1,0 +1,166 @@
+import { isIP } from 'node:net';
+import { checkProxyAddress, sandboxEnv } from '../cli/sandbox-env.js';
+import { parseHostPattern } from '../policy/host-pattern.js';
+import { findProvider } from '../providers/catalog.js';
+import type { SandboxInfo } from '../store/types.js';
+import { checkEnv, checkName } from '../store/validate.js';
+import { readJson, validate, type BodySpec } from './body.js';
+import type { ControlDeps } from './deps.js';
+import { ControlError } from './problem.js';
+import type { Route } from './router.js';
+import type { SandboxMeta } from './wire.js';
+
+const ENV_OPTIONS = {
+  proxy: { type: 'string', required: false, description: 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)', max: 300 },
+  caFile: { type: 'string', required: false, description: 'path of the CA bundle as the sandbox sees it (default: the bundle in the gateway\'s home)', max: 1024 },
+} as const satisfies BodySpec;
+
+const CREATE_SANDBOX = {
+  name: { type: 'string', required: true, description: 'sandbox name (case-insensitive)', max: 63 },
+  secrets: { type: 'string-map', required: false, description: 'bindings: env var name -> secret name', max: 128 },
+  allowHosts: { type: 'string[]', required: false, description: 'egress policy: host patterns the sandbox may reach (empty: any public host)', max: 256 },
+  ...ENV_OPTIONS,
+} as const satisfies BodySpec;
+
+const BIND = {
+  secret: { type: 'string', required: true, description: 'name of the secret to bind', max: 63 },
+} as const satisfies BodySpec;
+
+const ENV_QUERY = {
+  proxy: 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)',
+  caFile: 'path of the CA bundle as the sandbox sees it',
+};
+
+/** A wildcard listen address is not something a client can connect to: use loopback instead. */
+export function connectableProxy(address: string): string {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  const host = m?.[1] ?? m?.[2];
+  if (host === '0.0.0.0') return `127.0.0.1:${m?.[3]}`;
+  if (host === '::' && isIP(host) === 6) return `[::1]:${m?.[3]}`;
+  return address;
+}
+
+export function sandboxRoutes(deps: ControlDeps): Route[] {
+  const requireSandbox = (name: string | undefined): SandboxInfo => {
+    const s = deps.store.getSandbox(name ?? '');
+    if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such sandbox');
+    return s;
+  };
+  const meta = (s: SandboxInfo): SandboxMeta => ({
+    name: s.name,
+    allowHosts: s.allowHosts,
+    bindings: deps.store.listBindings(s.name).map((b) => ({ env: b.env, secret: b.secretName })),
+    createdAt: new Date(s.createdAt).toISOString(),
+  });
+  const env = (name: string, o: { proxy?: string | undefined; caFile?: string | undefined }): Record<string, string> => {
+    let proxy: string;
+    if (o.proxy !== undefined) {
+      try {
+        proxy = checkProxyAddress(o.proxy);
+      } catch {
+        throw new ControlError('CTL_INVALID', 'proxy must be HOST:PORT', [{ field: 'proxy', message: 'must be HOST:PORT' }]);
+      }
+    } else {
+      const listening = deps.proxyAddress();
+      if (listening === undefined) throw new ControlError('CTL_NOT_READY', 'the proxy is not listening yet');
+      proxy = connectableProxy(listening);
+    }
+    if (o.caFile !== undefined && (!o.caFile.startsWith('/') || /[\u0000-\u001f\u007f]/.test(o.caFile))) {
+      throw new ControlError('CTL_INVALID', 'caFile must be an absolute path', [{ field: 'caFile', message: 'must be an absolute path' }]);
+    }
+    return sandboxEnv({
+      sandbox: name,
+      proxyKey: deps.store.proxyKey(name),
+      bindings: deps.store.listBindings(name),
+      proxy,
+      caBundle: o.caFile ?? deps.caBundlePath,
+    });
+  };
+  // A secret made from a provider preset gets tokens shaped like that provider's keys.
+  const tokenPrefixFor = (secretName: string): string | undefined => {
+    const secret = deps.store.getSecret(secretName);
+    if (secret === undefined) throw new ControlError('CTL_INVALID', `no secret named '${printable(secretName)}'`, [{ field: 'secrets', message: 'names an unknown secret' }]);
+    const prefix = secret.provider === null ? '' : (findProvider(secret.provider)?.tokenPrefix ?? '');
+    return prefix === '' ? undefined : prefix;
+  };
+
+  return [
+    {
+      method: 'GET', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'listSandboxes',
+      summary: 'List sandboxes and their bindings (no tokens)', success: { status: 200, schema: 'Sandbox', array: true }, mutating: false,
+      handle: () => ({ status: 200, json: deps.store.listSandboxes().map(meta) }),
+    },
+    {
+      method: 'POST', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'createSandbox', body: CREATE_SANDBOX,
+      summary: 'Create a sandbox with bindings; returns the environment to start it with', success: { status: 201, schema: 'SandboxCreated' }, mutating: true,
+      handle: async (ctx) => {
+        const b = validate(await readJson(ctx.req), CREATE_SANDBOX, (f, report) => {
+          const attempt = (field: string, check: () => unknown): void => {
+            try {
+              check();
+            } catch (e) {
+              report(field, e instanceof Error && e.name === 'UsageError' ? e.message : 'is invalid');
+            }
+          };
+          if (f.name !== undefined) attempt('name', () => checkName('sandbox', f.name ?? ''));
+          for (const h of f.allowHosts ?? []) attempt('allowHosts', () => parseHostPattern(h));
+          for (const [envName, secretName] of Object.entries(f.secrets ?? {})) {
+            attempt('secrets', () => checkEnv(envName));
+            if (deps.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
+          }
+        });
+        if (deps.store.getSandbox(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a sandbox with this name exists');
+        const bindings = Object.entries(b.secrets ?? {}).map(([envName, secretName]) => ({ env: envName, secretName, tokenPrefix: tokenPrefixFor(secretName) }));
+        const { sandbox } = deps.store.createSandbox({ name: b.name, allowHosts: b.allowHosts ?? [], bindings, actor: ctx.caller.actor });
+        return { status: 201, json: { ...meta(sandbox), env: env(sandbox.name, b) } };
+      },
+    },
+    {
+      method: 'GET', path: '/v1/sandboxes/{name}', roles: ['admin', 'operator'], operationId: 'getSandbox',
+      summary: 'One sandbox: egress policy and bindings (no tokens)', success: { status: 200, schema: 'Sandbox' }, mutating: false,
+      handle: (ctx) => ({ status: 200, json: meta(requireSandbox(ctx.params.name)) }),
+    },
+    {
+      method: 'GET', path: '/v1/sandboxes/{name}/env', roles: ['admin', 'operator'], operationId: 'getSandboxEnv', query: ENV_QUERY,
+      summary: 'The environment a sandbox runs with: stand-in tokens, proxy URL with its credential, CA trust', success: { status: 200, schema: 'SandboxEnv' }, mutating: false,
+      handle: (ctx) => {
+        const unknown = [...new Set(ctx.query.keys())].filter((k) => !Object.hasOwn(ENV_QUERY, k));
+        if (unknown.length > 0) throw new ControlError('CTL_INVALID', 'unknown query parameter', unknown.map((k) => ({ field: printable(k), message: 'unknown query parameter' })));
+        const s = requireSandbox(ctx.params.name);
+        return { status: 200, json: env(s.name, { proxy: ctx.query.get('proxy') ?? undefined, caFile: ctx.query.get('caFile') ?? undefined }) };
+      },
+    },
+    {
+      method: 'DELETE', path: '/v1/sandboxes/{name}', roles: ['admin', 'operator'], operationId: 'deleteSandbox',
+      summary: 'Delete a sandbox; its proxy credential and tokens stop working at once', success: { status: 204 }, mutating: true,
+      handle: (ctx) => {
+        deps.store.deleteSandbox(requireSandbox(ctx.params.name).name, ctx.caller.actor);
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'PUT', path: '/v1/sandboxes/{name}/bindings/{env}', roles: ['admin', 'operator'], operationId: 'bindSecret', body: BIND,
+      summary: 'Bind a secret to an env var; a new token replaces any previous one (read it from /env)', success: { status: 200, schema: 'Sandbox' }, mutating: true,
+      handle: async (ctx) => {
+        const b = validate(await readJson(ctx.req), BIND);
+        const s = requireSandbox(ctx.params.name);
+        deps.store.bind(s.name, ctx.params.env ?? '', b.secret, ctx.caller.actor, tokenPrefixFor(b.secret));
+        return { status: 200, json: meta(s) };
+      },
+    },
+    {
+      method: 'DELETE', path: '/v1/sandboxes/{name}/bindings/{env}', roles: ['admin', 'operator'], operationId: 'unbindSecret',
+      summary: 'Remove a binding; its token stops working at once', success: { status: 200, schema: 'Sandbox' }, mutating: true,
+      handle: (ctx) => {
+        const s = requireSandbox(ctx.params.name);
+        deps.store.unbind(s.name, ctx.params.env ?? '', ctx.caller.actor);
+        return { status: 200, json: meta(s) };
+      },
+    },
+  ];
+}
+
+function printable(s: string): string {
+  const p = s.replace(/[^\x20-\x7e]/g, '?');
+  return p.length > 64 ? `${p.slice(0, 64)}...` : p;
+}

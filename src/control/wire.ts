@@ -1,0 +1,94 @@
+/**
+ * The JSON shapes of the control API, shared by the server (src/control) and the SDK (src/sdk).
+ * Nothing here ever holds a secret value; the only credentials that leave the API are the ones a
+ * sidecar must inject into a sandbox: its stand-in tokens and proxy URL (`SandboxEnvResponse`).
+ */
+
+export type Role = 'admin' | 'operator' | 'auditor';
+
+export type Decision = 'allowed' | 'swapped' | 'denied' | 'token_misuse' | 'error';
+
+/** A secret's metadata; the value is write-only. Times are ISO 8601. */
+export interface SecretMeta {
+  id: string;
+  name: string;
+  /** `bearer`, `basic`, `header:NAME` or `query:NAME`. */
+  scheme: string;
+  hosts: string[];
+  provider: string | null;
+  currentVersion: number;
+  versions: number[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BindingMeta {
+  env: string;
+  secret: string;
+}
+
+export interface SandboxMeta {
+  name: string;
+  /** Egress policy; empty means any public host. */
+  allowHosts: string[];
+  bindings: BindingMeta[];
+  createdAt: string;
+}
+
+/** What a sandbox is started with: stand-in tokens, proxy variables, CA trust variables. */
+export type SandboxEnv = Record<string, string>;
+
+export interface SandboxCreated extends SandboxMeta {
+  env: SandboxEnv;
+}
+
+export interface ProviderMeta {
+  id: string;
+  name: string;
+  scheme: string;
+  hosts: string[];
+  env: string;
+  tokenPrefix: string;
+  docs: string;
+}
+
+/** One network-log row. `at` is epoch milliseconds. */
+export interface LogRow {
+  id: number;
+  requestId: string;
+  at: number;
+  sandbox: string | null;
+  method: string;
+  scheme: 'https' | 'http';
+  host: string;
+  port: number;
+  path: string;
+  status: number;
+  decision: Decision;
+  secrets: string[];
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  upstreamIp: string | null;
+  errorCode: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  detail: Record<string, unknown>;
+}
+
+/** `application/problem+json` (RFC 9457) with a stable `code`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  /** Every invalid field of a request body, when the body was refused. */
+  problems?: { field: string; message: string }[];
+}

@@ -1,0 +1,131 @@
+import type { SchemeSpec } from '../store/types.js';
+
+/**
+ * The provider presets as data. Each entry was written from the provider's public API
+ * documentation; `docs` links the page that says how the credential is sent.
+ *
+ * Hosts are deliberately narrow (the API hosts only): a wider scope is one explicit `--hosts` away,
+ * while a preset that is too wide would send a credential somewhere nobody asked for. Token
+ * prefixes only exist so that client-side format checks accept the stand-in; they must be
+ * [A-Za-z0-9_-] (see swap/token-format.ts), which rules out SendGrid's `SG.`.
+ */
+export interface Provider {
+  id: string;
+  name: string;
+  scheme: SchemeSpec;
+  hosts: string[];
+  env: string;
+  /** Prepended to the stand-in token so that client-side key format checks accept it. */
+  tokenPrefix: string;
+  docs: string;
+  /** What a user should know that the fields above do not say. */
+  notes?: string;
+}
+
+const bearer: SchemeSpec = { kind: 'bearer' };
+
+export const PRESETS: readonly Provider[] = [
+  {
+    id: 'anthropic', name: 'Anthropic', scheme: { kind: 'header', header: 'x-api-key' },
+    hosts: ['api.anthropic.com'], env: 'ANTHROPIC_API_KEY', tokenPrefix: 'sk-ant-',
+    docs: 'https://docs.anthropic.com/en/api/overview',
+  },
+  {
+    id: 'openai', name: 'OpenAI', scheme: bearer,
+    hosts: ['api.openai.com'], env: 'OPENAI_API_KEY', tokenPrefix: 'sk-',
+    docs: 'https://platform.openai.com/docs/api-reference/authentication',
+  },
+  {
+    id: 'gemini', name: 'Google Gemini',
+    scheme: { kind: 'multi', placements: [{ kind: 'header', header: 'x-goog-api-key' }, { kind: 'query', param: 'key' }] },
+    hosts: ['generativelanguage.googleapis.com'], env: 'GEMINI_API_KEY', tokenPrefix: 'AIza',
+    docs: 'https://ai.google.dev/gemini-api/docs/api-key',
+    notes: 'some clients read GOOGLE_API_KEY instead',
+  },
+  {
+    id: 'openrouter', name: 'OpenRouter', scheme: bearer,
+    hosts: ['openrouter.ai'], env: 'OPENROUTER_API_KEY', tokenPrefix: 'sk-or-v1-',
+    docs: 'https://openrouter.ai/docs/api-reference/authentication',
+  },
+  {
+    id: 'mistral', name: 'Mistral AI', scheme: bearer,
+    hosts: ['api.mistral.ai'], env: 'MISTRAL_API_KEY', tokenPrefix: '',
+    docs: 'https://docs.mistral.ai/api/',
+  },
+  {
+    id: 'groq', name: 'Groq', scheme: bearer,
+    hosts: ['api.groq.com'], env: 'GROQ_API_KEY', tokenPrefix: 'gsk_',
+    docs: 'https://console.groq.com/docs/api-reference',
+  },
+  {
+    id: 'huggingface', name: 'Hugging Face', scheme: bearer,
+    hosts: ['huggingface.co', '*.huggingface.co'], env: 'HF_TOKEN', tokenPrefix: 'hf_',
+    docs: 'https://huggingface.co/docs/hub/security-tokens',
+    notes: 'covers the Hub, its file CDN and the inference router (router.huggingface.co)',
+  },
+  {
+    id: 'github', name: 'GitHub (API and git over HTTPS)',
+    scheme: { kind: 'multi', placements: [bearer, { kind: 'basic', user: 'x-access-token' }] },
+    hosts: ['api.github.com', 'github.com'], env: 'GITHUB_TOKEN', tokenPrefix: 'ghp_',
+    docs: 'https://docs.github.com/en/rest/authentication/authenticating-to-the-rest-api',
+    notes: 'git sends Basic with any user and the token as password; upstream gets x-access-token:<value>. gh also reads GH_TOKEN',
+  },
+  {
+    id: 'gitlab', name: 'GitLab.com (API and git over HTTPS)',
+    scheme: { kind: 'multi', placements: [{ kind: 'header', header: 'private-token' }, bearer, { kind: 'basic' }] },
+    hosts: ['gitlab.com'], env: 'GITLAB_TOKEN', tokenPrefix: 'glpat-',
+    docs: 'https://docs.gitlab.com/api/rest/authentication/',
+    notes: 'self-managed GitLab: give --hosts gitlab.example.com',
+  },
+  {
+    id: 'vercel', name: 'Vercel', scheme: bearer,
+    hosts: ['api.vercel.com'], env: 'VERCEL_TOKEN', tokenPrefix: '',
+    docs: 'https://vercel.com/docs/rest-api',
+  },
+  {
+    id: 'cloudflare', name: 'Cloudflare (API token)', scheme: bearer,
+    hosts: ['api.cloudflare.com'], env: 'CLOUDFLARE_API_TOKEN', tokenPrefix: '',
+    docs: 'https://developers.cloudflare.com/fundamentals/api/get-started/create-token/',
+    notes: 'API tokens only; legacy global keys (X-Auth-Key + X-Auth-Email) need --scheme header:x-auth-key',
+  },
+  {
+    id: 'stripe', name: 'Stripe', scheme: { kind: 'multi', placements: [bearer, { kind: 'basic' }] },
+    hosts: ['api.stripe.com', 'files.stripe.com'], env: 'STRIPE_SECRET_KEY', tokenPrefix: 'sk_',
+    docs: 'https://docs.stripe.com/api/authentication',
+    notes: 'Basic carries the key as the user with an empty password; the stripe CLI reads STRIPE_API_KEY',
+  },
+  {
+    id: 'notion', name: 'Notion', scheme: bearer,
+    hosts: ['api.notion.com'], env: 'NOTION_TOKEN', tokenPrefix: 'ntn_',
+    docs: 'https://developers.notion.com/reference/authentication',
+  },
+  {
+    id: 'linear', name: 'Linear (personal API key)', scheme: { kind: 'header', header: 'authorization', template: '{{value}}' },
+    hosts: ['api.linear.app'], env: 'LINEAR_API_KEY', tokenPrefix: 'lin_api_',
+    docs: 'https://linear.app/developers/graphql',
+    notes: 'personal keys go in Authorization without "Bearer"; OAuth tokens need --scheme bearer',
+  },
+  {
+    id: 'resend', name: 'Resend', scheme: bearer,
+    hosts: ['api.resend.com'], env: 'RESEND_API_KEY', tokenPrefix: 're_',
+    docs: 'https://resend.com/docs/api-reference/introduction',
+  },
+  {
+    id: 'sendgrid', name: 'Twilio SendGrid', scheme: bearer,
+    hosts: ['api.sendgrid.com'], env: 'SENDGRID_API_KEY', tokenPrefix: '',
+    docs: 'https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/authentication',
+    notes: 'real keys start with "SG."; a stand-in cannot (no "." in token prefixes), @sendgrid/client logs a warning and works',
+  },
+  {
+    id: 'slack', name: 'Slack (bot token)', scheme: bearer,
+    hosts: ['slack.com', 'files.slack.com'], env: 'SLACK_BOT_TOKEN', tokenPrefix: 'xoxb-',
+    docs: 'https://api.slack.com/authentication/token-types',
+    notes: 'a token sent in a form body (token=...) is not swapped: use the Authorization header',
+  },
+  {
+    id: 'twilio', name: 'Twilio', scheme: { kind: 'basic' },
+    hosts: ['*.twilio.com'], env: 'TWILIO_AUTH_TOKEN', tokenPrefix: '',
+    docs: 'https://www.twilio.com/docs/usage/requests-to-twilio',
+    notes: 'the value is the auth token (or API key secret); the sandbox sends its Account SID (or API key SID) as the Basic user',
+  },
+];
