@@ -6,7 +6,7 @@ import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor } from '../providers/catalog.js';
 import { escapeForTerminal } from '../netlog/sanitize.js';
 import { checkEnv, checkName } from '../store/validate.js';
-import { definitionProblems, exportDefinitions, type Definitions } from '../store/definitions.js';
+import { definitionProblems, exportDefinitions, type Definitions, type SandboxDefinition, type SecretDefinition } from '../store/definitions.js';
 import { importDefinitions, isShortfall, type ImportItem } from '../store/import-definitions.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
 import type { CliContext } from './context.js';
@@ -71,25 +71,27 @@ function readDefinitions(file: string): Definitions {
   }
   const problems = definitionProblems(doc);
   const defs = doc as Definitions;
-  if (problems.length === 0) {
-    defs.secrets ??= [];
-    defs.sandboxes ??= [];
-    defs.secrets.forEach((s, i) => {
-      check(problems, `secrets[${i}].name`, () => checkName('secret', s.name));
-      check(problems, `secrets[${i}].scheme`, () => parseSchemeSpec(s.scheme));
-      s.hosts.forEach((h) => check(problems, `secrets[${i}].hosts`, () => parseHostPattern(h)));
+  // Contents are checked wherever the shape allows, so that every problem is reported at once.
+  const str = (v: unknown): v is string => typeof v === 'string';
+  const arr = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+  if (typeof doc === 'object' && doc !== null) {
+    arr<Partial<SecretDefinition> | null>(defs.secrets).forEach((s, i) => {
+      if (str(s?.name)) check(problems, `secrets[${i}].name`, () => checkName('secret', s.name ?? ''));
+      if (str(s?.scheme)) check(problems, `secrets[${i}].scheme`, () => parseSchemeSpec(s.scheme ?? ''));
+      arr<unknown>(s?.hosts).filter(str).forEach((h) => check(problems, `secrets[${i}].hosts`, () => parseHostPattern(h)));
     });
-    defs.sandboxes.forEach((x, i) => {
-      check(problems, `sandboxes[${i}].name`, () => checkName('sandbox', x.name));
-      (x.allowHosts ?? []).forEach((h) => check(problems, `sandboxes[${i}].allowHosts`, () => parseHostPattern(h)));
-      for (const [env, secret] of Object.entries(x.bindings ?? {})) {
+    arr<Partial<SandboxDefinition> | null>(defs.sandboxes).forEach((x, i) => {
+      if (str(x?.name)) check(problems, `sandboxes[${i}].name`, () => checkName('sandbox', x.name ?? ''));
+      arr<unknown>(x?.allowHosts).filter(str).forEach((h) => check(problems, `sandboxes[${i}].allowHosts`, () => parseHostPattern(h)));
+      const bindings = typeof x?.bindings === 'object' && x.bindings !== null ? x.bindings : {};
+      for (const [env, secret] of Object.entries(bindings)) {
         check(problems, `sandboxes[${i}].bindings`, () => checkEnv(env));
-        check(problems, `sandboxes[${i}].bindings.${env.slice(0, 40)}`, () => checkName('secret', secret));
+        if (str(secret)) check(problems, `sandboxes[${i}].bindings.${env.slice(0, 40)}`, () => checkName('secret', secret));
       }
     });
   }
   if (problems.length > 0) throw new UsageProblems(problems.map((p) => `${file}: ${p}`));
-  return defs;
+  return { version: 1, secrets: defs.secrets ?? [], sandboxes: defs.sandboxes ?? [] };
 }
 
 function check(problems: string[], at: string, fn: () => unknown): void {
