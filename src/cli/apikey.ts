@@ -6,8 +6,10 @@ import { isoTime, orDash, out, printJson, printTable } from './output.js';
 
 /**
  * `standin apikey ...`: keys for the control API on TCP. The key is printed once, by `create`;
- * only its hash is stored. Roles: admin (everything), operator (sandboxes, bindings, rotation,
- * log), auditor (network log and audit log).
+ * only its hash is stored. A key belongs to the tenant it is created in (`--tenant`) and reaches
+ * nothing of another. Roles: admin (everything in its tenant), operator (sandboxes, bindings,
+ * rotation, log), auditor (network log and audit log). Reveal is a separate break-glass
+ * permission, off unless `--allow-reveal`, and only the local CLI can grant it.
  */
 export function registerApiKey(program: Command, ctx: CliContext): void {
   const apikey = program.command('apikey').description('create and revoke control API keys (for --control HOST:PORT)');
@@ -16,15 +18,18 @@ export function registerApiKey(program: Command, ctx: CliContext): void {
     .command('create <name>')
     .description('create a key and print it once (it cannot be shown again)')
     .option('--role <role>', `${API_KEY_ROLES.join(' | ')}`, 'admin')
-    .option('--json', 'one JSON document: { name, role, key }')
-    .action((name: string, o: { role: string; json?: boolean }) => {
+    .option('--allow-reveal', 'break glass: the key may read values back (POST /v1/secrets/NAME/reveal, with a reason; always audited)')
+    .option('--json', 'one JSON document: { name, role, tenant, canReveal, key }')
+    .action((name: string, o: { role: string; allowReveal?: boolean; json?: boolean }) => {
       if (!isApiKeyRole(o.role)) throw new UsageError(`invalid --role '${o.role.slice(0, 32)}': use ${API_KEY_ROLES.join(', ')}`);
       const store = ctx.store();
-      const { info, key } = new ApiKeysRepo(ctx.db()).create(name, o.role);
-      store.audit(ctx.actor(), 'apikey.create', info.name, { role: info.role, id: info.id });
-      if (o.json === true) return printJson({ name: info.name, role: info.role, id: info.id, key });
+      const canReveal = o.allowReveal === true;
+      const { info, key } = new ApiKeysRepo(ctx.db()).create(name, o.role, { tenant: store.tenant, canReveal });
+      store.audit(ctx.actor(), 'apikey.create', info.name, { role: info.role, id: info.id, canReveal });
+      if (o.json === true) return printJson({ name: info.name, role: info.role, tenant: info.tenant, canReveal, id: info.id, key });
       out(key);
-      process.stderr.write(`created API key ${info.name} (role ${info.role}); it is shown only this once\n`);
+      const reveal = canReveal ? ', may reveal values' : '';
+      process.stderr.write(`created API key ${info.name} (tenant ${info.tenant}, role ${info.role}${reveal}); it is shown only this once\n`);
     });
 
   apikey
@@ -38,7 +43,9 @@ export function registerApiKey(program: Command, ctx: CliContext): void {
       printTable(
         [
           { header: 'NAME', value: (k: ApiKeyInfo) => k.name },
+          { header: 'TENANT', value: (k) => k.tenant },
           { header: 'ROLE', value: (k) => k.role },
+          { header: 'REVEAL', value: (k) => (k.canReveal ? 'yes' : 'no') },
           { header: 'CREATED', value: (k) => isoTime(k.createdAt) },
           { header: 'LAST USED', value: (k) => (k.lastUsedAt === null ? '-' : isoTime(k.lastUsedAt)) },
           { header: 'REVOKED', value: (k) => orDash(k.revokedAt === null ? null : isoTime(k.revokedAt)) },
@@ -63,6 +70,8 @@ function keyJson(k: ApiKeyInfo): Record<string, unknown> {
     id: k.id,
     name: k.name,
     role: k.role,
+    tenant: k.tenant,
+    canReveal: k.canReveal,
     createdAt: isoTime(k.createdAt),
     lastUsedAt: k.lastUsedAt === null ? null : isoTime(k.lastUsedAt),
     revokedAt: k.revokedAt === null ? null : isoTime(k.revokedAt),

@@ -12,6 +12,7 @@ interface AuditOptions {
   since?: string;
   limit?: string;
   json?: boolean;
+  allTenants?: boolean;
 }
 
 /**
@@ -28,8 +29,9 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--since <time>', 'only events since an ISO 8601 time or an age (30s, 15m, 2h, 7d)')
     .option('--limit <n>', 'the newest N events')
     .option('--json', 'one JSON document')
+    .option('--all-tenants', 'every tenant\'s events (default: the --tenant\'s)')
     .action((o: AuditOptions) => {
-      const events = ctx.store().listAudit(toFilter(o));
+      const events = ctx.store().listAudit({ ...toFilter(o), allTenants: o.allTenants === true });
       if (o.json === true) {
         printJson(events.map((e) => ({ ...e, at: isoTime(e.at) })));
         return;
@@ -41,6 +43,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       printTable(
         [
           { header: 'TIME', value: (e: AuditEvent) => isoTime(e.at) },
+          ...(o.allTenants === true ? [{ header: 'TENANT', value: (e: AuditEvent) => e.tenant }] : []),
           { header: 'ACTOR', value: (e) => e.actor },
           { header: 'ACTION', value: (e) => e.action },
           { header: 'TARGET', value: (e) => e.target },

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, UsageError } from '../errors.js';
 import { homePaths, loadMasterKey, resolveHome, type HomePaths } from '../config/home.js';
 import { openDatabase, type Db } from '../store/database.js';
 import { SqliteStore } from '../store/sqlite-store.js';
-import type { Store } from '../store/types.js';
+import { DEFAULT_TENANT, type Store } from '../store/types.js';
+import { checkLabel, printable } from '../store/validate.js';
 
 /**
  * What a command needs from the home, opened on first use: `providers` touches nothing, `log`
@@ -15,8 +16,10 @@ export interface CliContext {
   paths(): HomePaths;
   /** The database alone (no master key): for reading the network log. */
   db(): Db;
-  /** The store, on the same database connection. */
+  /** The store as the selected tenant sees it (`--tenant`, else $STANDIN_TENANT, else default). */
   store(): Store;
+  /** The selected tenant's name, checked to exist (needs only the database). */
+  tenant(): string;
   /** PEM of the CA certificate. */
   caPem(): string;
   /** Who the audit log names as the actor of a change. */
@@ -24,11 +27,20 @@ export interface CliContext {
   close(): void;
 }
 
-/** `homeFlag` is read when first needed, after commander has parsed the global `--home`. */
-export function createContext(homeFlag: () => string | undefined, env: NodeJS.ProcessEnv = process.env): CliContext {
+/**
+ * `flags` is read when first needed, after commander has parsed the global `--home` and
+ * `--tenant`. The local CLI administers the whole home: `--tenant` picks whose view it works in.
+ */
+export function createContext(
+  flags: () => { home?: string | undefined; tenant?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): CliContext {
   let paths: HomePaths | undefined;
   let db: Db | undefined;
   let store: Store | undefined;
+  let tenant: string | undefined;
+  const homeFlag = (): string | undefined => flags().home;
+  const tenantName = (): string => checkLabel('tenant', flags().tenant ?? nonEmpty(env.STANDIN_TENANT), DEFAULT_TENANT);
 
   const getPaths = (): HomePaths => (paths ??= homePaths(resolveHome(homeFlag(), env)));
 
@@ -49,8 +61,16 @@ export function createContext(homeFlag: () => string | undefined, env: NodeJS.Pr
       const p = getPaths();
       if (!existsSync(p.db)) throw notInitialised(p);
       const { key } = loadMasterKey(p, env);
-      store = new SqliteStore(getDb(), key);
+      store = new SqliteStore(getDb(), key, { tenant: tenantName() });
       return store;
+    },
+    tenant: () => {
+      if (tenant !== undefined) return tenant;
+      const name = tenantName();
+      const found = getDb().prepare<[string], { name: string }>('SELECT name FROM tenants WHERE name = ?').get(name);
+      if (found === undefined) throw new UsageError(`no tenant named '${printable(name)}' (create it with \`standin tenant create ${name}\`)`);
+      tenant = found.name;
+      return tenant;
     },
     caPem: () => {
       const p = getPaths();
@@ -67,12 +87,17 @@ export function createContext(homeFlag: () => string | undefined, env: NodeJS.Pr
       else if (db?.open === true) db.close();
       store = undefined;
       db = undefined;
+      tenant = undefined;
     },
   };
 }
 
 export function notInitialised(p: HomePaths): RuntimeError {
   return new RuntimeError(`standin is not initialised at ${p.home}: run \`standin init\``);
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v;
 }
 
 // userInfo() throws on a uid with no passwd entry (common in containers).

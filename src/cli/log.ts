@@ -15,6 +15,7 @@ interface LogOptions {
   limit?: string;
   json?: boolean;
   follow?: boolean;
+  allTenants?: boolean;
 }
 
 const DECISIONS = ['allowed', 'swapped', 'denied', 'token_misuse', 'error'];
@@ -34,6 +35,7 @@ const COLUMNS: readonly Column<StoredNetLogRow>[] = [
   { header: 'DURATION', value: (r) => `${r.durationMs}ms`, min: 8 },
   { header: 'ERROR', value: (r) => orDash(r.errorCode) },
 ];
+const TENANT_COLUMN: Column<StoredNetLogRow> = { header: 'TENANT', value: (r) => orDash(r.tenant), min: 8 };
 
 /** `standin log`: the network log, newest N oldest first; `--follow` keeps printing new rows. */
 export function registerLog(program: Command, ctx: CliContext): void {
@@ -47,9 +49,16 @@ export function registerLog(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'the newest N rows (default 100)')
     .option('--json', 'one JSON object per line')
     .option('--follow', 'keep printing new rows until interrupted')
+    .option('--all-tenants', 'every tenant\'s rows (default: the --tenant\'s, with unauthenticated refusals under default)')
     .action(async (o: LogOptions) => {
       const query = toQuery(o);
+      if (o.allTenants !== true) query.tenant = ctx.tenant();
       const db = ctx.db();
+      const columns = o.allTenants === true ? [COLUMNS[0], TENANT_COLUMN, ...COLUMNS.slice(1)].filter((c) => c !== undefined) : COLUMNS;
+      const print = (batch: readonly StoredNetLogRow[], json: boolean, header: boolean): void => {
+        if (json) for (const r of batch) printJsonLine(r);
+        else if (batch.length > 0) printTable(columns, batch, header);
+      };
       const rows = queryNetLog(db, query);
       print(rows, o.json === true, true);
       if (o.follow !== true) {
@@ -58,7 +67,7 @@ export function registerLog(program: Command, ctx: CliContext): void {
       }
       // With --limit 0 nothing was shown, so following starts at the end, not at the beginning.
       const start = rows.at(-1)?.id ?? (query.limit === 0 ? lastNetLogId(db) : 0);
-      await follow(db, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0);
+      await follow(db, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0, print);
     });
 }
 
@@ -80,16 +89,10 @@ function toQuery(o: LogOptions): NetLogQuery {
   return q;
 }
 
-function print(rows: readonly StoredNetLogRow[], json: boolean, header: boolean): void {
-  if (json) {
-    for (const r of rows) printJsonLine(r);
-    return;
-  }
-  if (rows.length > 0) printTable(COLUMNS, rows, header);
-}
-
 /** Polls by row id until SIGINT or SIGTERM; both end it normally (exit 0). */
-function follow(db: Db, query: NetLogQuery, start: number, json: boolean, headerShown: boolean): Promise<void> {
+type Printer = (rows: readonly StoredNetLogRow[], json: boolean, header: boolean) => void;
+
+function follow(db: Db, query: NetLogQuery, start: number, json: boolean, headerShown: boolean, print: Printer): Promise<void> {
   return new Promise((resolve, reject) => {
     let afterId = start;
     let header = !headerShown;

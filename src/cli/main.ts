@@ -14,6 +14,7 @@ import { registerRun } from './run.js';
 import { registerSandbox } from './sandbox.js';
 import { registerSecret } from './secret.js';
 import { registerServe } from './serve.js';
+import { registerTenant } from './tenant.js';
 
 /**
  * The `standin` command. Commander parses; every failure, ours or commander's, goes through
@@ -21,11 +22,12 @@ import { registerServe } from './serve.js';
  */
 export function buildProgram(): { program: Command; close: () => void } {
   const program = new Command('standin');
-  const ctx = createContext(() => program.opts<{ home?: string }>().home);
+  const ctx = createContext(() => program.opts<{ home?: string; tenant?: string }>());
   program
     .description('credential-swapping egress gateway for sandboxes')
     .version('0.1.0')
     .option('--home <dir>', 'standin home (default: $STANDIN_HOME, else ~/.standin)')
+    .option('--tenant <name>', 'the tenant to act in (default: $STANDIN_TENANT, else default)')
     .showSuggestionAfterError(true);
   registerInit(program, ctx);
   registerServe(program, ctx);
@@ -37,6 +39,7 @@ export function buildProgram(): { program: Command; close: () => void } {
   registerAudit(program, ctx);
   registerCa(program, ctx);
   registerApiKey(program, ctx);
+  registerTenant(program, ctx);
   registerExport(program, ctx);
   registerMasterKey(program, ctx);
   // Errors are thrown (exitOverride) rather than printed and exited on by commander, on every

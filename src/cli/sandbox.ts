@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider } from '../providers/catalog.js';
-import type { SandboxInfo, Store } from '../store/types.js';
+import { DEFAULT_ENVIRONMENT, type SandboxInfo, type Store } from '../store/types.js';
+import { checkLabel } from '../store/validate.js';
 import type { CliContext } from './context.js';
 import { isoTime, out, printJson, printTable } from './output.js';
 import { checkProxyAddress, formatEnv, loadSandboxEnv, parseEnvFormat } from './sandbox-env.js';
@@ -16,15 +17,17 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .description('create a sandbox and print its environment')
     .option('--bind <ENV=SECRET>', 'bind a secret to an env var (repeatable)', collect, [])
     .option('--allow-host <pattern>', 'egress policy: a host the sandbox may reach (repeatable; none = any public host)', collect, [])
+    .option('--environment <env>', 'the environment whose values of its secrets the sandbox gets (default default); fixed for its life')
     .option('--proxy <host:port>', 'gateway address to put in the environment')
     .option('--json', 'one JSON document: { name, env }')
-    .action(async (name: string, o: { bind: string[]; allowHost: string[]; proxy?: string; json?: boolean }) => {
+    .action(async (name: string, o: { bind: string[]; allowHost: string[]; environment?: string; proxy?: string; json?: boolean }) => {
       const wanted = o.bind.map(parseBinding);
       for (const h of o.allowHost) parseHostPattern(h);
       if (o.proxy !== undefined) checkProxyAddress(o.proxy);
+      const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
       const store = ctx.store();
       const bindings = wanted.map((b) => ({ ...b, tokenPrefix: tokenPrefixFor(store, b.secretName) }));
-      const { sandbox: info } = store.createSandbox({ name, allowHosts: o.allowHost, bindings, actor: ctx.actor() });
+      const { sandbox: info } = store.createSandbox({ name, allowHosts: o.allowHost, bindings, actor: ctx.actor(), environment });
       const env = await loadSandboxEnv(ctx, info.name, o.proxy);
       if (o.json === true) return printJson({ name: info.name, env });
       process.stdout.write(formatEnv(env, 'shell'));
@@ -59,6 +62,8 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
         return printJson(
           rows.map(({ sandbox: s, bindings }) => ({
             name: s.name,
+            tenant: s.tenant,
+            environment: s.environment,
             allowHosts: s.allowHosts,
             bindings: bindings.map((b) => ({ env: b.env, secret: b.secretName })),
             createdAt: isoTime(s.createdAt),
@@ -70,6 +75,7 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
       printTable(
         [
           { header: 'NAME', value: (r: Row) => r.sandbox.name },
+          { header: 'ENVIRONMENT', value: (r) => r.sandbox.environment },
           { header: 'BINDINGS', value: (r) => r.bindings.map((b) => `${b.env}=${b.secretName}`).join(',') || '-' },
           { header: 'ALLOW HOSTS', value: (r) => r.sandbox.allowHosts.join(',') || '(any public host)' },
           { header: 'CREATED', value: (r) => isoTime(r.sandbox.createdAt) },

@@ -3,13 +3,11 @@ import { RuntimeError, UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
 
 /**
- * `standin secret reveal NAME --reason TEXT`: break-glass read of a value. It is off: the command
- * exists so that an attempt is a recorded event (who, which secret, why) rather than something
- * done quietly with the database and the master key. Every attempt is written to the audit log and
- * then refused; enabling break-glass for some role belongs to the roles work, and would replace
- * `BREAK_GLASS_ENABLED` with that check.
+ * `standin secret reveal NAME --reason TEXT`: the CLI never prints a value (the contract every
+ * script relies on), so here the attempt is recorded (who, which secret, why) and refused. The
+ * break-glass path is the control API, for an API key granted the reveal permission
+ * (`standin apikey create NAME --allow-reveal`), where every call is audited too.
  */
-const BREAK_GLASS_ENABLED = false;
 const MAX_REASON = 500;
 
 export function registerSecretReveal(secret: Command, ctx: CliContext): void {
@@ -27,12 +25,14 @@ export function registerSecretReveal(secret: Command, ctx: CliContext): void {
       const found = store.getSecret(name);
       const target = found?.name ?? name.slice(0, 64);
       store.audit(ctx.actor(), 'secret.reveal', target, {
-        outcome: 'denied',
+        allowed: false,
         reason,
-        why: BREAK_GLASS_ENABLED ? 'not implemented' : 'break-glass reveal is disabled',
-        ...(found === undefined ? { exists: false } : { version: found.currentVersion }),
+        why: 'the CLI never prints values',
+        ...(found === undefined ? { exists: false } : {}),
       });
       if (found === undefined) throw new UsageError(`no secret named '${name}'`);
-      throw new RuntimeError(`refused: revealing secret values is disabled (break-glass is off); the attempt on '${found.name}' was recorded in the audit log`);
+      throw new RuntimeError(
+        `refused: the CLI never prints a value; break glass through the control API with a key made by \`standin apikey create NAME --allow-reveal\` (the attempt on '${found.name}' was recorded in the audit log)`,
+      );
     });
 }

@@ -16,7 +16,7 @@ export function registerSecretUsage(secret: Command, ctx: CliContext): void {
       const since = o.since === undefined ? undefined : parseSince(o.since);
       const info = ctx.store().getSecret(name);
       if (info === undefined) throw new UsageError(`no secret named '${name}'`);
-      const u = secretUsage(ctx.db(), info.name, since);
+      const u = secretUsage(ctx.db(), ctx.tenant(), info.name, since);
       const time = (ms: number): string | null => (ms === 0 ? null : isoTime(ms));
       const dated = <T extends UsageCounts>(c: T): T & { firstUsed: string | null; lastUsed: string | null } =>
         ({ ...c, firstUsed: time(c.firstUsed), lastUsed: time(c.lastUsed) }) as T & { firstUsed: string | null; lastUsed: string | null };
@@ -24,6 +24,7 @@ export function registerSecretUsage(secret: Command, ctx: CliContext): void {
         return printJson({
           secret: info.name,
           currentVersion: info.currentVersion,
+          environments: info.environments,
           ...dated(u),
           versions: u.versions.map(dated),
           sandboxes: u.sandboxes.map(dated),
@@ -32,7 +33,12 @@ export function registerSecretUsage(secret: Command, ctx: CliContext): void {
       }
       if (u.requests === 0) return out(`secret ${info.name} has not been used${o.since === undefined ? '' : ' in that period'}`);
       out(`secret ${info.name}: ${u.requests} requests (${u.swapped} swapped, ${u.refused} refused, ${u.errors} failed), last ${isoTime(u.lastUsed)}`);
-      section('VERSION', (r: UsageCounts & { version: number }) => `v${r.version}${r.version === info.currentVersion ? ' (current)' : ''}`, u.versions);
+      const versionLabel = (v: number): string => {
+        const env = info.environments.find((e) => e.versions.includes(v) || e.currentVersion === v);
+        if (env === undefined) return `v${v} (deleted)`;
+        return `v${v} (${env.name}${env.currentVersion === v ? ', current' : ''})`;
+      };
+      section('VERSION', (r: UsageCounts & { version: number }) => versionLabel(r.version), u.versions);
       section('SANDBOX', (r: UsageCounts & { sandbox: string }) => r.sandbox, u.sandboxes);
       section('HOST', (r: UsageCounts & { host: string; port: number }) => (r.port === 443 ? r.host : `${r.host}:${r.port}`), u.hosts);
     });

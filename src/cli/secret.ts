@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider } from '../providers/catalog.js';
-import { DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS, type SchemeSpec, type SecretInfo } from '../store/types.js';
+import { DEFAULT_ENVIRONMENT, DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS, type SchemeSpec, type SecretInfo } from '../store/types.js';
+import { checkLabel } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeList } from '../swap/scheme-spec.js';
 import type { CliContext } from './context.js';
 import { isoTime, orDash, out, printJson, printTable } from './output.js';
@@ -11,6 +12,7 @@ import { registerSecretUsage } from './secret-usage.js';
 import { checkValueSource, readSecretValue, type ValueSourceOptions } from './value-source.js';
 
 interface CreateOptions extends ValueSourceOptions {
+  environment?: string;
   hosts?: string;
   scheme: string[];
   provider?: string;
@@ -28,16 +30,19 @@ export function registerSecret(program: Command, ctx: CliContext): void {
       .option('--hosts <hosts>', 'comma-separated host patterns the value may be sent to')
       .option('--scheme <scheme>', 'bearer | basic[:USER] | header:NAME[=TEMPLATE] | query:NAME; a comma list or repeated for several', collect, [])
       .option('--provider <id>', 'preset scheme and hosts (see `standin providers`)')
-      .option('--keep <n>', `versions kept for rollback when rotating (default ${DEFAULT_KEEP_VERSIONS})`),
+      .option('--keep <n>', `versions kept for rollback when rotating (default ${DEFAULT_KEEP_VERSIONS})`)
+      .option('--environment <env>', `the environment this first value is for (default ${DEFAULT_ENVIRONMENT}); add others with rotate`),
   ).action(async (name: string, o: CreateOptions) => {
     const { scheme, hosts, provider } = secretShape(o);
     const keepVersions = parseKeep(o.keep);
+    const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
     checkValueSource(o);
     const store = ctx.store();
     if (store.getSecret(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
     const value = await readSecretValue(o);
-    const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor(), keepVersions });
-    out(`created secret ${info.name} (version ${info.currentVersion}, scheme ${formatSchemeSpec(info.scheme)}, hosts ${info.hosts.join(',')})`);
+    const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor(), keepVersions, environment });
+    const env = environment === DEFAULT_ENVIRONMENT ? '' : `, environment ${environment}`;
+    out(`created secret ${info.name} (version 1${env}, scheme ${formatSchemeSpec(info.scheme)}, hosts ${info.hosts.join(',')})`);
   });
 
   secret
@@ -54,7 +59,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
           { header: 'SCHEME', value: (s) => formatSchemeSpec(s.scheme) },
           { header: 'HOSTS', value: (s) => s.hosts.join(',') },
           { header: 'PROVIDER', value: (s) => orDash(s.provider) },
-          { header: 'VERSION', value: (s) => String(s.currentVersion) },
+          { header: 'VERSIONS', value: (s) => s.environments.map((e) => `${e.name}:v${e.currentVersion}`).join(',') },
           { header: 'UPDATED', value: (s) => isoTime(s.updatedAt) },
         ],
         secrets,
@@ -76,7 +81,11 @@ export function registerSecret(program: Command, ctx: CliContext): void {
           `scheme:    ${formatSchemeSpec(s.scheme)}`,
           `hosts:     ${s.hosts.join(', ')}`,
           `provider:  ${orDash(s.provider)}`,
-          `version:   ${s.currentVersion} (kept: ${s.versions.join(', ')}; keeps the newest ${s.keepVersions ?? DEFAULT_KEEP_VERSIONS})`,
+          `tenant:    ${s.tenant}`,
+          ...s.environments.map(
+            (e) => `${`env ${e.name}:`.padEnd(10)} version ${e.currentVersion} (kept: ${e.versions.join(', ')})`,
+          ),
+          `retention: keeps the newest ${s.keepVersions ?? DEFAULT_KEEP_VERSIONS} versions per environment`,
           `created:   ${isoTime(s.createdAt)}`,
           `updated:   ${isoTime(s.updatedAt)}`,
         ].join('\n'),
@@ -86,24 +95,30 @@ export function registerSecret(program: Command, ctx: CliContext): void {
   withValueOptions(
     secret
       .command('rotate <name>')
-      .description('add a new version and make it current; versions beyond the retention are deleted')
-      .option('--keep <n>', 'change how many versions this secret keeps (2-1000)'),
-  ).action(async (name: string, o: ValueSourceOptions & { keep?: string }) => {
+      .description('add a new version and make it current (in one environment: its first value there, or the next); versions beyond the retention are deleted')
+      .option('--keep <n>', 'change how many versions this secret keeps (2-1000)')
+      .option('--environment <env>', `the environment the new value is for (default ${DEFAULT_ENVIRONMENT})`),
+  ).action(async (name: string, o: ValueSourceOptions & { keep?: string; environment?: string }) => {
     const keepVersions = parseKeep(o.keep);
+    const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
     checkValueSource(o);
     const store = ctx.store();
     if (store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
-    const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor(), { keepVersions });
-    const kept = store.getSecret(name)?.versions ?? [];
-    out(`rotated secret ${name} to version ${version} (kept: ${kept.join(', ')})`);
+    const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor(), { keepVersions, environment });
+    const kept = store.getSecret(name)?.environments.find((e) => e.name === environment)?.versions ?? [];
+    const env = environment === DEFAULT_ENVIRONMENT ? '' : ` in environment ${environment}`;
+    out(`rotated secret ${name} to version ${version}${env} (kept: ${kept.join(', ')})`);
   });
 
   secret
     .command('rollback <name>')
-    .description('make the previous version current again')
-    .action((name: string) => {
-      const version = ctx.store().rollbackSecret(name, ctx.actor());
-      out(`rolled back secret ${name} to version ${version}`);
+    .description('make the previous version current again (in one environment)')
+    .option('--environment <env>', `the environment to roll back (default ${DEFAULT_ENVIRONMENT})`)
+    .action((name: string, o: { environment?: string }) => {
+      const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
+      const version = ctx.store().rollbackSecret(name, ctx.actor(), environment);
+      const env = environment === DEFAULT_ENVIRONMENT ? '' : ` in environment ${environment}`;
+      out(`rolled back secret ${name} to version ${version}${env}`);
     });
 
   secret
@@ -167,8 +182,10 @@ function secretJson(s: SecretInfo): Record<string, unknown> {
     scheme: formatSchemeSpec(s.scheme),
     hosts: s.hosts,
     provider: s.provider,
+    tenant: s.tenant,
     currentVersion: s.currentVersion,
     versions: s.versions,
+    environments: s.environments,
     keepVersions: s.keepVersions ?? DEFAULT_KEEP_VERSIONS,
     createdAt: isoTime(s.createdAt),
     updatedAt: isoTime(s.updatedAt),

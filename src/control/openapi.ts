@@ -21,14 +21,31 @@ const SCHEMAS: Record<string, unknown> = {
   Secret: {
     type: 'object',
     description: 'Metadata only: a value is never returned.',
-    properties: { id: str, name: str, scheme: str, hosts: strs, provider: { type: ['string', 'null'] }, currentVersion: int, versions: { type: 'array', items: int }, createdAt: iso, updatedAt: iso },
-    required: ['id', 'name', 'scheme', 'hosts', 'provider', 'currentVersion', 'versions', 'createdAt', 'updatedAt'],
+    properties: {
+      id: str, name: str, tenant: str, scheme: str, hosts: strs, provider: { type: ['string', 'null'] },
+      currentVersion: { type: ['integer', 'null'], description: 'current version in the environment default; null when it has no value there' },
+      versions: { type: 'array', items: int, description: 'kept versions of every environment (one sequence per secret)' },
+      environments: { type: 'array', items: { $ref: '#/components/schemas/SecretEnvironment' } },
+      createdAt: iso, updatedAt: iso,
+    },
+    required: ['id', 'name', 'tenant', 'scheme', 'hosts', 'provider', 'currentVersion', 'versions', 'environments', 'createdAt', 'updatedAt'],
+  },
+  SecretEnvironment: {
+    type: 'object',
+    properties: { name: str, currentVersion: int, versions: { type: 'array', items: int } },
+    required: ['name', 'currentVersion', 'versions'],
+  },
+  RevealedSecret: {
+    type: 'object',
+    description: 'Break glass: the real value. Only for API keys granted the reveal permission; every call is audited.',
+    properties: { name: str, environment: str, version: int, value: str },
+    required: ['name', 'environment', 'version', 'value'],
   },
   Binding: { type: 'object', properties: { env: str, secret: str }, required: ['env', 'secret'] },
   Sandbox: {
     type: 'object',
-    properties: { name: str, allowHosts: strs, bindings: { type: 'array', items: { $ref: '#/components/schemas/Binding' } }, createdAt: iso },
-    required: ['name', 'allowHosts', 'bindings', 'createdAt'],
+    properties: { name: str, tenant: str, environment: str, allowHosts: strs, bindings: { type: 'array', items: { $ref: '#/components/schemas/Binding' } }, createdAt: iso },
+    required: ['name', 'tenant', 'environment', 'allowHosts', 'bindings', 'createdAt'],
   },
   SandboxEnv: {
     type: 'object',
@@ -41,13 +58,13 @@ const SCHEMAS: Record<string, unknown> = {
   LogRow: {
     type: 'object',
     properties: {
-      id: int, requestId: str, at: { type: 'integer', description: 'epoch ms' }, sandbox: { type: ['string', 'null'] }, method: str,
+      id: int, requestId: str, at: { type: 'integer', description: 'epoch ms' }, tenant: { type: ['string', 'null'] }, sandbox: { type: ['string', 'null'] }, method: str,
       scheme: { enum: ['https', 'http'] }, host: str, port: int, path: str, status: int,
       decision: { enum: ['allowed', 'swapped', 'denied', 'token_misuse', 'error'] }, secrets: strs, bytesIn: int, bytesOut: int,
       durationMs: int, upstreamIp: { type: ['string', 'null'] }, errorCode: { type: ['string', 'null'] },
     },
   },
-  AuditEntry: { type: 'object', properties: { id: int, at: iso, actor: str, action: str, target: str, detail: { type: 'object' } } },
+  AuditEntry: { type: 'object', properties: { id: int, at: iso, tenant: str, actor: str, action: str, target: str, detail: { type: 'object' } } },
   Problem: {
     type: 'object',
     properties: {

@@ -1,12 +1,19 @@
 import type { IncomingMessage } from 'node:http';
+import type { Store } from '../store/types.js';
 import type { BodySpec } from './body.js';
 import { ControlError } from './problem.js';
 import type { Role } from './wire.js';
 
-/** Who is calling: `api:unix` (admin) on the socket, `api:<key name>` with the key's role on TCP. */
+/**
+ * Who is calling: `api:unix` (admin of the tenant it names, `default` unless it says) on the
+ * socket, `api:<key name>` with the key's role and tenant on TCP.
+ */
 export interface Caller {
   actor: string;
   role: Role;
+  tenant: string;
+  /** Break-glass permission to read a value back; only keys granted it have it. */
+  canReveal: boolean;
 }
 
 export interface RouteContext {
@@ -14,6 +21,8 @@ export interface RouteContext {
   params: Record<string, string>;
   query: URLSearchParams;
   caller: Caller;
+  /** The store as the caller's tenant sees it: nothing of another tenant is reachable through it. */
+  store: Store;
 }
 
 export type Reply =

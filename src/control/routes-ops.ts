@@ -82,7 +82,11 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
     {
       method: 'GET', path: '/metrics', roles: ['admin', 'operator', 'auditor'], operationId: 'metrics',
       summary: 'Prometheus metrics (text exposition format 0.0.4)', success: { status: 200, media: 'text/plain' }, mutating: false,
-      handle: () => ({ status: 200, text: deps.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
+      handle: (ctx) => {
+        // Gateway-wide counts are the operator's: a key of another tenant does not see them.
+        if (ctx.caller.tenant !== 'default') throw new ControlError('CTL_FORBIDDEN', 'metrics are for keys of the tenant default');
+        return { status: 200, text: deps.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+      },
     },
     {
       method: 'GET', path: '/v1/ca', roles: ['admin', 'operator', 'auditor'], operationId: 'getCa', query: { bundle: 'true: system roots plus the standin CA (what the CA variables point at)' },
@@ -100,7 +104,8 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
       handle: (ctx) => {
         const q = ctx.query;
         checkKnown(q, LOG_QUERY);
-        const query: NetLogQuery = { limit: intParam(q, 'limit', MAX_API_LIMIT) ?? 100 };
+        // Only the caller's tenant's rows (the default tenant's include unauthenticated refusals).
+        const query: NetLogQuery = { tenant: ctx.caller.tenant, limit: intParam(q, 'limit', MAX_API_LIMIT) ?? 100 };
         const sandbox = q.get('sandbox');
         if (sandbox !== null) query.sandbox = sandbox.trim();
         const host = q.get('host');
@@ -126,7 +131,7 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
         const filter: { limit: number; since?: number } = { limit: intParam(ctx.query, 'limit', MAX_API_LIMIT) ?? 100 };
         const since = sinceParam(ctx.query, clock());
         if (since !== undefined) filter.since = since;
-        const events: AuditEntry[] = deps.store.listAudit(filter).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+        const events: AuditEntry[] = ctx.store.listAudit(filter).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
         return { status: 200, json: events };
       },
     },

@@ -2,8 +2,8 @@ import { isIP } from 'node:net';
 import { checkProxyAddress, sandboxEnv } from '../cli/sandbox-env.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider } from '../providers/catalog.js';
-import type { SandboxInfo } from '../store/types.js';
-import { checkEnv, checkName } from '../store/validate.js';
+import type { SandboxInfo, Store } from '../store/types.js';
+import { checkEnv, checkLabel, checkName } from '../store/validate.js';
 import { readJson, validate, type BodySpec } from './body.js';
 import type { ControlDeps } from './deps.js';
 import { ControlError } from './problem.js';
@@ -19,6 +19,7 @@ const CREATE_SANDBOX = {
   name: { type: 'string', required: true, description: 'sandbox name (case-insensitive)', max: 63 },
   secrets: { type: 'string-map', required: false, description: 'bindings: env var name -> secret name', max: 128 },
   allowHosts: { type: 'string[]', required: false, description: 'egress policy: host patterns the sandbox may reach (empty: any public host)', max: 256 },
+  environment: { type: 'string', required: false, description: 'the environment whose values of its secrets the sandbox gets (default: default); fixed for its life', max: 32 },
   ...ENV_OPTIONS,
 } as const satisfies BodySpec;
 
@@ -41,18 +42,20 @@ export function connectableProxy(address: string): string {
 }
 
 export function sandboxRoutes(deps: ControlDeps): Route[] {
-  const requireSandbox = (name: string | undefined): SandboxInfo => {
-    const s = deps.store.getSandbox(name ?? '');
+  const requireSandbox = (store: Store, name: string | undefined): SandboxInfo => {
+    const s = store.getSandbox(name ?? '');
     if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such sandbox');
     return s;
   };
-  const meta = (s: SandboxInfo): SandboxMeta => ({
+  const meta = (store: Store, s: SandboxInfo): SandboxMeta => ({
     name: s.name,
+    tenant: s.tenant,
+    environment: s.environment,
     allowHosts: s.allowHosts,
-    bindings: deps.store.listBindings(s.name).map((b) => ({ env: b.env, secret: b.secretName })),
+    bindings: store.listBindings(s.name).map((b) => ({ env: b.env, secret: b.secretName })),
     createdAt: new Date(s.createdAt).toISOString(),
   });
-  const env = (name: string, o: { proxy?: string | undefined; caFile?: string | undefined }): Record<string, string> => {
+  const env = (store: Store, name: string, o: { proxy?: string | undefined; caFile?: string | undefined }): Record<string, string> => {
     let proxy: string;
     if (o.proxy !== undefined) {
       try {
@@ -70,15 +73,15 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
     }
     return sandboxEnv({
       sandbox: name,
-      proxyKey: deps.store.proxyKey(name),
-      bindings: deps.store.listBindings(name),
+      proxyKey: store.proxyKey(name),
+      bindings: store.listBindings(name),
       proxy,
       caBundle: o.caFile ?? deps.caBundlePath,
     });
   };
   // A secret made from a provider preset gets tokens shaped like that provider's keys.
-  const tokenPrefixFor = (secretName: string): string | undefined => {
-    const secret = deps.store.getSecret(secretName);
+  const tokenPrefixFor = (store: Store, secretName: string): string | undefined => {
+    const secret = store.getSecret(secretName);
     if (secret === undefined) throw new ControlError('CTL_INVALID', `no secret named '${printable(secretName)}'`, [{ field: 'secrets', message: 'names an unknown secret' }]);
     const prefix = secret.provider === null ? '' : (findProvider(secret.provider)?.tokenPrefix ?? '');
     return prefix === '' ? undefined : prefix;
@@ -88,7 +91,7 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
     {
       method: 'GET', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'listSandboxes',
       summary: 'List sandboxes and their bindings (no tokens)', success: { status: 200, schema: 'Sandbox', array: true }, mutating: false,
-      handle: () => ({ status: 200, json: deps.store.listSandboxes().map(meta) }),
+      handle: (ctx) => ({ status: 200, json: ctx.store.listSandboxes().map((s) => meta(ctx.store, s)) }),
     },
     {
       method: 'POST', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'createSandbox', body: CREATE_SANDBOX,
@@ -104,21 +107,28 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
           };
           if (f.name !== undefined) attempt('name', () => checkName('sandbox', f.name ?? ''));
           for (const h of f.allowHosts ?? []) attempt('allowHosts', () => parseHostPattern(h));
+          if (f.environment !== undefined) attempt('environment', () => checkLabel('environment', f.environment, 'default'));
           for (const [envName, secretName] of Object.entries(f.secrets ?? {})) {
             attempt('secrets', () => checkEnv(envName));
-            if (deps.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
+            if (ctx.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
           }
         });
-        if (deps.store.getSandbox(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a sandbox with this name exists');
-        const bindings = Object.entries(b.secrets ?? {}).map(([envName, secretName]) => ({ env: envName, secretName, tokenPrefix: tokenPrefixFor(secretName) }));
-        const { sandbox } = deps.store.createSandbox({ name: b.name, allowHosts: b.allowHosts ?? [], bindings, actor: ctx.caller.actor });
-        return { status: 201, json: { ...meta(sandbox), env: env(sandbox.name, b) } };
+        if (ctx.store.getSandbox(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a sandbox with this name exists');
+        const bindings = Object.entries(b.secrets ?? {}).map(([envName, secretName]) => ({ env: envName, secretName, tokenPrefix: tokenPrefixFor(ctx.store, secretName) }));
+        const { sandbox } = ctx.store.createSandbox({
+          name: b.name,
+          allowHosts: b.allowHosts ?? [],
+          bindings,
+          actor: ctx.caller.actor,
+          ...(b.environment !== undefined ? { environment: b.environment } : {}),
+        });
+        return { status: 201, json: { ...meta(ctx.store, sandbox), env: env(ctx.store, sandbox.name, b) } };
       },
     },
     {
       method: 'GET', path: '/v1/sandboxes/{name}', roles: ['admin', 'operator'], operationId: 'getSandbox',
       summary: 'One sandbox: egress policy and bindings (no tokens)', success: { status: 200, schema: 'Sandbox' }, mutating: false,
-      handle: (ctx) => ({ status: 200, json: meta(requireSandbox(ctx.params.name)) }),
+      handle: (ctx) => ({ status: 200, json: meta(ctx.store, requireSandbox(ctx.store, ctx.params.name)) }),
     },
     {
       method: 'GET', path: '/v1/sandboxes/{name}/env', roles: ['admin', 'operator'], operationId: 'getSandboxEnv', query: ENV_QUERY,
@@ -126,15 +136,15 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
       handle: (ctx) => {
         const unknown = [...new Set(ctx.query.keys())].filter((k) => !Object.hasOwn(ENV_QUERY, k));
         if (unknown.length > 0) throw new ControlError('CTL_INVALID', 'unknown query parameter', unknown.map((k) => ({ field: printable(k), message: 'unknown query parameter' })));
-        const s = requireSandbox(ctx.params.name);
-        return { status: 200, json: env(s.name, { proxy: ctx.query.get('proxy') ?? undefined, caFile: ctx.query.get('caFile') ?? undefined }) };
+        const s = requireSandbox(ctx.store, ctx.params.name);
+        return { status: 200, json: env(ctx.store, s.name, { proxy: ctx.query.get('proxy') ?? undefined, caFile: ctx.query.get('caFile') ?? undefined }) };
       },
     },
     {
       method: 'DELETE', path: '/v1/sandboxes/{name}', roles: ['admin', 'operator'], operationId: 'deleteSandbox',
       summary: 'Delete a sandbox; its proxy credential and tokens stop working at once', success: { status: 204 }, mutating: true,
       handle: (ctx) => {
-        deps.store.deleteSandbox(requireSandbox(ctx.params.name).name, ctx.caller.actor);
+        ctx.store.deleteSandbox(requireSandbox(ctx.store, ctx.params.name).name, ctx.caller.actor);
         return { status: 204 };
       },
     },
@@ -143,18 +153,18 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
       summary: 'Bind a secret to an env var; a new token replaces any previous one (read it from /env)', success: { status: 200, schema: 'Sandbox' }, mutating: true,
       handle: async (ctx) => {
         const b = validate(await readJson(ctx.req), BIND);
-        const s = requireSandbox(ctx.params.name);
-        deps.store.bind(s.name, ctx.params.env ?? '', b.secret, ctx.caller.actor, tokenPrefixFor(b.secret));
-        return { status: 200, json: meta(s) };
+        const s = requireSandbox(ctx.store, ctx.params.name);
+        ctx.store.bind(s.name, ctx.params.env ?? '', b.secret, ctx.caller.actor, tokenPrefixFor(ctx.store, b.secret));
+        return { status: 200, json: meta(ctx.store, s) };
       },
     },
     {
       method: 'DELETE', path: '/v1/sandboxes/{name}/bindings/{env}', roles: ['admin', 'operator'], operationId: 'unbindSecret',
       summary: 'Remove a binding; its token stops working at once', success: { status: 200, schema: 'Sandbox' }, mutating: true,
       handle: (ctx) => {
-        const s = requireSandbox(ctx.params.name);
-        deps.store.unbind(s.name, ctx.params.env ?? '', ctx.caller.actor);
-        return { status: 200, json: meta(s) };
+        const s = requireSandbox(ctx.store, ctx.params.name);
+        ctx.store.unbind(s.name, ctx.params.env ?? '', ctx.caller.actor);
+        return { status: 200, json: meta(ctx.store, s) };
       },
     },
   ];

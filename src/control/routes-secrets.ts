@@ -1,8 +1,8 @@
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider, listProviders } from '../providers/catalog.js';
 import { SecretValue } from '../secret-value.js';
-import type { SchemeSpec, SecretInfo } from '../store/types.js';
-import { checkName } from '../store/validate.js';
+import type { SchemeSpec, SecretInfo, Store } from '../store/types.js';
+import { checkLabel, checkName } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
 import { readJson, validate, type BodySpec } from './body.js';
 import type { ControlDeps } from './deps.js';
@@ -15,12 +15,31 @@ const CREATE_SECRET = {
   value: { type: 'string', required: true, description: 'the real credential; write-only, never returned', max: 16 * 1024, writeOnly: true },
   provider: { type: 'string', required: false, description: 'provider preset id (see GET /v1/providers): fills scheme and hosts', max: 64 },
   hosts: { type: 'string[]', required: false, description: 'host patterns the value may be sent to (required without provider)', max: 64 },
-  scheme: { type: 'string', required: false, description: 'bearer | basic | header:NAME | query:NAME (default: the provider\'s, else bearer)', max: 80 },
+  scheme: { type: 'string', required: false, description: 'bearer | basic[:USER] | header:NAME[=TEMPLATE] | query:NAME, or a comma list (default: the provider\'s, else bearer)', max: 300 },
+  environment: { type: 'string', required: false, description: 'the environment this first value is for (default: default)', max: 32 },
+} as const satisfies BodySpec;
+
+const ENVIRONMENT = {
+  environment: { type: 'string', required: false, description: 'the environment (default: default)', max: 32 },
 } as const satisfies BodySpec;
 
 const ROTATE_SECRET = {
   value: { type: 'string', required: true, description: 'the new value; write-only', max: 16 * 1024, writeOnly: true },
+  ...ENVIRONMENT,
 } as const satisfies BodySpec;
+
+const REVEAL_SECRET = {
+  reason: { type: 'string', required: true, description: 'why the value is needed (8-500 characters); kept in the audit trail', max: 500 },
+  ...ENVIRONMENT,
+} as const satisfies BodySpec;
+
+function checkEnvironment(value: string | undefined, report: (field: string, message: string) => void): void {
+  try {
+    checkLabel('environment', value, 'default');
+  } catch (e) {
+    report('environment', e instanceof Error ? e.message : 'is invalid');
+  }
+}
 
 export function secretMeta(s: SecretInfo): SecretMeta {
   return {
@@ -29,8 +48,10 @@ export function secretMeta(s: SecretInfo): SecretMeta {
     scheme: formatSchemeSpec(s.scheme),
     hosts: s.hosts,
     provider: s.provider,
+    tenant: s.tenant,
     currentVersion: s.currentVersion,
     versions: s.versions,
+    environments: s.environments.map((e) => ({ name: e.name, currentVersion: e.currentVersion, versions: e.versions })),
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
   };
@@ -40,8 +61,8 @@ function providerMeta(p: ReturnType<typeof listProviders>[number]): ProviderMeta
   return { id: p.id, name: p.name, scheme: formatSchemeSpec(p.scheme), hosts: p.hosts, env: p.env, tokenPrefix: p.tokenPrefix, docs: p.docs };
 }
 
-function requireSecret(deps: ControlDeps, name: string | undefined): SecretInfo {
-  const s = deps.store.getSecret(name ?? '');
+function requireSecret(store: Store, name: string | undefined): SecretInfo {
+  const s = store.getSecret(name ?? '');
   if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such secret');
   return s;
 }
@@ -100,7 +121,7 @@ export function secretRoutes(deps: ControlDeps): Route[] {
     {
       method: 'GET', path: '/v1/secrets', roles: ['admin', 'operator'], operationId: 'listSecrets',
       summary: 'List secrets (metadata only, never values)', success: { status: 200, schema: 'Secret', array: true }, mutating: false,
-      handle: () => ({ status: 200, json: deps.store.listSecrets().map(secretMeta) }),
+      handle: (ctx) => ({ status: 200, json: ctx.store.listSecrets().map(secretMeta) }),
     },
     {
       method: 'POST', path: '/v1/secrets', roles: ['admin'], operationId: 'createSecret', body: CREATE_SECRET,
@@ -109,44 +130,79 @@ export function secretRoutes(deps: ControlDeps): Route[] {
         const b = validate(await readJson(ctx.req), CREATE_SECRET, (f, report) => {
           checkSecretName(f.name, report);
           secretShape(f, report);
+          if (f.environment !== undefined) checkEnvironment(f.environment, report);
         });
         const shape = secretShape(b);
-        if (deps.store.getSecret(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a secret with this name exists');
-        const info = deps.store.createSecret({ name: b.name, ...shape, value: new SecretValue(b.value), actor: ctx.caller.actor });
+        if (ctx.store.getSecret(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a secret with this name exists');
+        const info = ctx.store.createSecret({
+          name: b.name,
+          ...shape,
+          value: new SecretValue(b.value),
+          actor: ctx.caller.actor,
+          ...(b.environment !== undefined ? { environment: b.environment } : {}),
+        });
         return { status: 201, json: secretMeta(info) };
       },
     },
     {
       method: 'GET', path: '/v1/secrets/{name}', roles: ['admin', 'operator'], operationId: 'getSecret',
       summary: 'One secret\'s metadata and kept versions', success: { status: 200, schema: 'Secret' }, mutating: false,
-      handle: (ctx) => ({ status: 200, json: secretMeta(requireSecret(deps, ctx.params.name)) }),
+      handle: (ctx) => ({ status: 200, json: secretMeta(requireSecret(ctx.store, ctx.params.name)) }),
     },
     {
       method: 'POST', path: '/v1/secrets/{name}/rotate', roles: ['admin', 'operator'], operationId: 'rotateSecret', body: ROTATE_SECRET,
-      summary: 'Add a version with a new value and make it current', success: { status: 200, schema: 'Secret' }, mutating: true,
+      summary: 'Add a version with a new value for one environment (its first, or the next) and make it current', success: { status: 200, schema: 'Secret' }, mutating: true,
       handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), ROTATE_SECRET);
-        const s = requireSecret(deps, ctx.params.name);
-        deps.store.rotateSecret(s.name, new SecretValue(b.value), ctx.caller.actor);
-        return { status: 200, json: secretMeta(requireSecret(deps, s.name)) };
+        const b = validate(await readJson(ctx.req), ROTATE_SECRET, (f, report) => {
+          if (f.environment !== undefined) checkEnvironment(f.environment, report);
+        });
+        const s = requireSecret(ctx.store, ctx.params.name);
+        ctx.store.rotateSecret(s.name, new SecretValue(b.value), ctx.caller.actor, b.environment !== undefined ? { environment: b.environment } : {});
+        return { status: 200, json: secretMeta(requireSecret(ctx.store, s.name)) };
       },
     },
     {
-      method: 'POST', path: '/v1/secrets/{name}/rollback', roles: ['admin', 'operator'], operationId: 'rollbackSecret', body: {},
-      summary: 'Make the previous kept version current again', success: { status: 200, schema: 'Secret' }, mutating: true,
+      method: 'POST', path: '/v1/secrets/{name}/rollback', roles: ['admin', 'operator'], operationId: 'rollbackSecret', body: ENVIRONMENT,
+      summary: 'Make the environment\'s previous kept version current again', success: { status: 200, schema: 'Secret' }, mutating: true,
       handle: async (ctx) => {
-        validate(await readJson(ctx.req), {});
-        const s = requireSecret(deps, ctx.params.name);
-        deps.store.rollbackSecret(s.name, ctx.caller.actor);
-        return { status: 200, json: secretMeta(requireSecret(deps, s.name)) };
+        const b = validate(await readJson(ctx.req), ENVIRONMENT, (f, report) => {
+          if (f.environment !== undefined) checkEnvironment(f.environment, report);
+        });
+        const s = requireSecret(ctx.store, ctx.params.name);
+        ctx.store.rollbackSecret(s.name, ctx.caller.actor, b.environment);
+        return { status: 200, json: secretMeta(requireSecret(ctx.store, s.name)) };
+      },
+    },
+    {
+      method: 'POST', path: '/v1/secrets/{name}/reveal', roles: ['admin', 'operator', 'auditor'], operationId: 'revealSecret', body: REVEAL_SECRET,
+      summary: 'Break glass: the current value, for an API key granted the reveal permission; always audited', success: { status: 200, schema: 'RevealedSecret' }, mutating: true,
+      handle: async (ctx) => {
+        const b = validate(await readJson(ctx.req), REVEAL_SECRET, (f, report) => {
+          if (f.reason !== undefined && f.reason.trim().length < 8) report('reason', 'must say why, in at least 8 characters');
+          if (f.environment !== undefined) checkEnvironment(f.environment, report);
+        });
+        const environment = checkLabel('environment', b.environment, 'default');
+        const reason = b.reason.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
+        const s = ctx.store.getSecret(ctx.params.name ?? '');
+        const version = s?.environments.find((e) => e.name === environment)?.currentVersion;
+        const attempt = { reason, environment, ...(version !== undefined ? { version } : {}) };
+        if (!ctx.caller.canReveal) {
+          ctx.store.audit(ctx.caller.actor, 'secret.reveal', s?.name ?? String(ctx.params.name).slice(0, 63), { ...attempt, allowed: false });
+          throw new ControlError('CTL_FORBIDDEN', 'this API key has no reveal permission (granted only with `standin apikey create --allow-reveal`)');
+        }
+        if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such secret');
+        if (version === undefined) throw new ControlError('CTL_NOT_FOUND', 'the secret has no value in this environment');
+        ctx.store.audit(ctx.caller.actor, 'secret.reveal', s.name, { ...attempt, allowed: true });
+        const value = ctx.store.secretValue(s.id, version).expose();
+        return { status: 200, json: { name: s.name, environment, version, value } };
       },
     },
     {
       method: 'DELETE', path: '/v1/secrets/{name}', roles: ['admin'], operationId: 'deleteSecret',
       summary: 'Delete a secret, its versions and every binding that uses it', success: { status: 204 }, mutating: true,
       handle: (ctx) => {
-        const s = requireSecret(deps, ctx.params.name);
-        deps.store.deleteSecret(s.name, ctx.caller.actor);
+        const s = requireSecret(ctx.store, ctx.params.name);
+        ctx.store.deleteSecret(s.name, ctx.caller.actor);
         return { status: 204 };
       },
     },

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { UsageError } from '../errors.js';
+import { DEFAULT_TENANT } from '../store/types.js';
+import { checkLabel } from '../store/validate.js';
 import type { ControlAddress } from './address.js';
 import type { ControlDeps } from './deps.js';
 import { listenUnix } from './listen.js';
@@ -99,7 +101,8 @@ async function handle(deps: ControlDeps, router: Router, unix: boolean, req: Inc
     const { route, params } = router.match(req.method ?? '', parsed.pathname);
     operation = route.operationId;
     caller = authenticate(deps, unix, req, route);
-    const reply = await route.handle({ req, params, query: parsed.searchParams, caller });
+    const store = deps.store.forTenant(caller.tenant);
+    const reply = await route.handle({ req, params, query: parsed.searchParams, caller, store });
     status = reply.status;
     send(res, reply);
     if (route.mutating) deps.logger.info({ actor: caller.actor, operation, status }, 'control call');
@@ -123,20 +126,35 @@ async function handle(deps: ControlDeps, router: Router, unix: boolean, req: Inc
 }
 
 function authenticate(deps: ControlDeps, unix: boolean, req: IncomingMessage, route: Route): Caller {
-  if (route.roles === 'public') return { actor: unix ? 'api:unix' : 'api:anonymous', role: unix ? 'admin' : 'auditor' };
+  const named = tenantHeader(req);
+  if (route.roles === 'public') {
+    return { actor: unix ? 'api:unix' : 'api:anonymous', role: unix ? 'admin' : 'auditor', tenant: DEFAULT_TENANT, canReveal: false };
+  }
   let caller: Caller;
   if (unix) {
-    caller = { actor: 'api:unix', role: 'admin' };
+    // The socket is 0600: whoever reaches it administers the home, in the tenant it names.
+    caller = { actor: 'api:unix', role: 'admin', tenant: named ?? DEFAULT_TENANT, canReveal: false };
   } else {
     // One Authorization header exactly (rawHeaders: a second one is not hidden by req.headers).
     const values = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]?.toLowerCase() === 'authorization').length;
     const m = values === 1 ? BEARER.exec(req.headers.authorization ?? '') : null;
     const key = m?.[1] === undefined ? undefined : deps.apiKeys.verify(m[1]);
     if (key === undefined) throw new ControlError('CTL_UNAUTHORIZED');
-    caller = { actor: `api:${key.name}`, role: key.role };
+    caller = { actor: `api:${key.name}`, role: key.role, tenant: key.tenant, canReveal: key.canReveal };
+    // A key belongs to one tenant; naming another is refused, not ignored, so the mistake shows.
+    if (named !== undefined && named !== key.tenant) throw new ControlError('CTL_FORBIDDEN', 'this API key belongs to another tenant');
   }
   if (!route.roles.includes(caller.role)) throw new ControlError('CTL_FORBIDDEN', `role ${caller.role} cannot call ${route.operationId}`);
   return caller;
+}
+
+/** `Standin-Tenant: NAME`, lower-cased; exactly one such header or none. */
+function tenantHeader(req: IncomingMessage): string | undefined {
+  const values = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]?.toLowerCase() === 'standin-tenant');
+  if (values.length === 0) return undefined;
+  const v = req.headers['standin-tenant'];
+  if (values.length > 1 || typeof v !== 'string') throw new ControlError('CTL_INVALID', 'give one Standin-Tenant header');
+  return checkLabel('tenant', v, DEFAULT_TENANT);
 }
 
 function send(res: ServerResponse, reply: Reply): void {
@@ -152,7 +170,7 @@ function send(res: ServerResponse, reply: Reply): void {
 function toControlError(e: unknown): ControlError {
   if (e instanceof ControlError) return e;
   if (e instanceof UsageError) {
-    if (/^no (secret|sandbox|API key) named/.test(e.message) || / has no binding for /.test(e.message)) return new ControlError('CTL_NOT_FOUND', e.message);
+    if (/^no (secret|sandbox|API key|tenant) named/.test(e.message) || / has no binding for /.test(e.message)) return new ControlError('CTL_NOT_FOUND', e.message);
     if (/ already exists$/.test(e.message)) return new ControlError('CTL_CONFLICT', e.message);
     return new ControlError('CTL_INVALID', e.message);
   }

@@ -12,14 +12,33 @@ export type Decision = 'allowed' | 'swapped' | 'denied' | 'token_misuse' | 'erro
 export interface SecretMeta {
   id: string;
   name: string;
+  tenant: string;
   /** `bearer`, `basic`, `header:NAME` or `query:NAME`. */
   scheme: string;
   hosts: string[];
   provider: string | null;
-  currentVersion: number;
+  /** Current version in the environment `default`; null when the secret has no value there. */
+  currentVersion: number | null;
+  /** Kept versions of every environment (one sequence per secret). */
   versions: number[];
+  environments: SecretEnvironmentMeta[];
   createdAt: string;
   updatedAt: string;
+}
+
+/** A secret's value in one environment. */
+export interface SecretEnvironmentMeta {
+  name: string;
+  currentVersion: number;
+  versions: number[];
+}
+
+/** Break glass: what `POST /v1/secrets/{name}/reveal` returns to a key with the reveal permission. */
+export interface RevealedSecret {
+  name: string;
+  environment: string;
+  version: number;
+  value: string;
 }
 
 export interface BindingMeta {
@@ -29,6 +48,9 @@ export interface BindingMeta {
 
 export interface SandboxMeta {
   name: string;
+  tenant: string;
+  /** The environment whose values of its secrets the sandbox gets. */
+  environment: string;
   /** Egress policy; empty means any public host. */
   allowHosts: string[];
   bindings: BindingMeta[];
@@ -57,6 +79,8 @@ export interface LogRow {
   id: number;
   requestId: string;
   at: number;
+  /** null for connections refused before the sandbox was known. */
+  tenant?: string | null;
   sandbox: string | null;
   method: string;
   scheme: 'https' | 'http';
@@ -76,6 +100,7 @@ export interface LogRow {
 export interface AuditEntry {
   id: number;
   at: string;
+  tenant: string;
   actor: string;
   action: string;
   target: string;

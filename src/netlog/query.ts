@@ -9,6 +9,7 @@ interface RawRow {
   id: number;
   request_id: string;
   at: number;
+  tenant: string | null;
   sandbox: string | null;
   method: string;
   scheme: string;
@@ -33,6 +34,11 @@ interface RawRow {
 export function queryNetLog(db: Db, q: NetLogQuery): StoredNetLogRow[] {
   const where: string[] = [];
   const params: Record<string, string | number> = {};
+  if (q.tenant !== undefined) {
+    // Rows refused before authentication have no tenant; the gateway operator's tenant sees them.
+    where.push(q.tenant === 'default' ? "(tenant = @tenant OR tenant IS NULL)" : 'tenant = @tenant');
+    params.tenant = q.tenant;
+  }
   if (q.sandbox !== undefined) {
     where.push('sandbox = @sandbox COLLATE NOCASE');
     params.sandbox = q.sandbox;
@@ -80,6 +86,7 @@ function fromRaw(r: RawRow): StoredNetLogRow {
     id: r.id,
     requestId: r.request_id,
     at: r.at,
+    tenant: r.tenant,
     sandbox: r.sandbox,
     method: r.method,
     scheme: r.scheme === 'http' ? 'http' : 'https',

@@ -10,6 +10,8 @@ export interface NetLogRow {
   requestId: string; // random id, also given to the sandbox in refusals so it can be looked up
   at: number; // epoch ms when the request (or connection) started
   sandbox: string | null; // sandbox name, null when not authenticated
+  /** The sandbox's tenant; null (or absent) when not authenticated: shown with tenant `default`. */
+  tenant?: string | null;
   method: string; // CONNECT for connection-level rows
   scheme: 'https' | 'http';
   host: string; // canonical host of the CONNECT target / absolute URL ('' if unparseable)
@@ -26,6 +28,8 @@ export interface NetLogRow {
 }
 
 export interface NetLogQuery {
+  /** Only this tenant's rows (with `default`, also the rows of unauthenticated connections); all when absent. */
+  tenant?: string;
   sandbox?: string;
   host?: string;
   decision?: string;

@@ -20,9 +20,9 @@ export interface NetLogWriterOptions {
 const DEFAULTS = { batchSize: 500, intervalMs: 50, maxQueue: 100_000 };
 
 const INSERT = `INSERT INTO network_log
-  (request_id, at, sandbox, method, scheme, host, port, path, status, decision, secrets,
+  (request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets,
    bytes_in, bytes_out, duration_ms, upstream_ip, error_code)
-  VALUES (@requestId, @at, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
+  VALUES (@requestId, @at, @tenant, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
    @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode)`;
 
 /**
@@ -131,6 +131,7 @@ function toParams(row: NetLogRow): Params {
   return {
     requestId: row.requestId,
     at: Math.round(row.at),
+    tenant: row.tenant ?? null,
     sandbox: row.sandbox,
     method: row.method,
     scheme: row.scheme,

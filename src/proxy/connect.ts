@@ -46,6 +46,7 @@ export function handleConnect(
     const target = parseTargetLenient(req.url ?? '', record);
     const sandbox = authenticate(deps.store, req);
     sandboxName = record.sandbox = sandbox.name;
+    record.tenant = sandbox.tenant;
     if (!target) throw new GatewayError('GW_BAD_TARGET');
     const release = deps.connections.acquire(sandbox.id);
     socket.once('close', release);

@@ -12,6 +12,7 @@ export class ExchangeRecord {
   readonly requestId = randomUUID();
   readonly startedAt: number;
   sandbox: string | null = null;
+  tenant: string | null = null;
   host = '';
   port = 0;
   path = '';
@@ -64,6 +65,7 @@ export class ExchangeRecord {
       requestId: this.requestId,
       at: this.startedAt,
       sandbox: this.sandbox,
+      tenant: this.tenant,
       method: this.method.slice(0, 32),
       scheme: this.scheme,
       host: this.host,

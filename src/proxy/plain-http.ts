@@ -30,6 +30,7 @@ export function handlePlainRequest(deps: ProxyDeps, req: IncomingMessage, res: S
     }
     const sandbox = authenticate(deps.store, req);
     record.sandbox = sandbox.name;
+    record.tenant = sandbox.tenant;
     if (!parsed) throw new GatewayError('GW_BAD_TARGET', 'not an absolute http:// URL');
     res.once('close', deps.connections.acquire(sandbox.id));
     const raw = fromRaw(req.rawHeaders);
@@ -42,7 +43,7 @@ export function handlePlainRequest(deps: ProxyDeps, req: IncomingMessage, res: S
     if (tokens.length > 0) {
       record.secrets = tokens.flatMap((t) => {
         const r = t.malformed ? undefined : deps.store.resolveToken(t.token);
-        return r && r.sandboxId === sandbox.id ? [`${r.secret.name}@${r.secret.currentVersion}`] : [];
+        return r && r.sandboxId === sandbox.id ? [`${r.secret.name}@${r.version ?? '-'}`] : [];
       });
       throw new GatewayError('GW_TOKEN_CLEARTEXT');
     }

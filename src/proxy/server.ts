@@ -70,6 +70,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     if (ctx) {
       ctx.requests += 1;
       record.sandbox = ctx.sandbox.name;
+      record.tenant = ctx.sandbox.tenant;
       record.setTarget(ctx.target);
     }
     record.setPath((req.url ?? '').slice(0, 256));
@@ -143,6 +144,7 @@ function logClientError(deps: ProxyDeps, err: NodeJS.ErrnoException, socket: Dup
     if (ctx) {
       ctx.requests += 1;
       record.sandbox = ctx.sandbox.name;
+      record.tenant = ctx.sandbox.tenant;
       record.setTarget(ctx.target);
     }
     const gwErr = new GatewayError(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GW_TIMEOUT' : 'GW_BAD_REQUEST', code);

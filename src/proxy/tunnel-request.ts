@@ -27,6 +27,7 @@ export function swapDeps(deps: ProxyDeps): SwapDeps {
 export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: IncomingMessage, res: ServerResponse): void {
   const record = new ExchangeRecord(deps.clock, req.method ?? '', 'https');
   record.sandbox = ctx.sandbox.name;
+  record.tenant = ctx.sandbox.tenant;
   record.setTarget(ctx.target);
   record.setPath(req.url ?? '');
   record.upstreamIp = ctx.address.address;

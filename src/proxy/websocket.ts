@@ -21,6 +21,7 @@ import { upstreamError } from './upstream-errors.js';
 export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const record = new ExchangeRecord(deps.clock, req.method ?? '', 'https');
   record.sandbox = ctx.sandbox.name;
+  record.tenant = ctx.sandbox.tenant;
   record.setTarget(ctx.target);
   record.setPath(req.url ?? '');
   record.upstreamIp = ctx.address.address;

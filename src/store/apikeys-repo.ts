@@ -16,6 +16,10 @@ export interface ApiKeyInfo {
   id: string;
   name: string;
   role: ApiKeyRole;
+  /** The tenant whose secrets, sandboxes and logs the key reaches; no other. */
+  tenant: string;
+  /** Break-glass permission to read a value back (always audited); off unless granted. */
+  canReveal: boolean;
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
@@ -25,6 +29,8 @@ interface Row {
   id: string;
   name: string;
   role: string;
+  tenant: string;
+  can_reveal: number;
   key_hash: Buffer;
   created_at: number;
   last_used_at: number | null;
@@ -47,7 +53,7 @@ function sha256(s: string): Buffer {
 
 export class ApiKeysRepo {
   readonly #clock: () => number;
-  readonly #insert: Statement<[string, string, string, Buffer, number]>;
+  readonly #insert: Statement<[string, string, string, string, number, Buffer, number]>;
   readonly #byId: Statement<[string], Row>;
   readonly #activeByName: Statement<[string], Row>;
   readonly #list: Statement<[], Row>;
@@ -57,7 +63,7 @@ export class ApiKeysRepo {
 
   constructor(db: Db, clock: () => number = Date.now) {
     this.#clock = clock;
-    this.#insert = db.prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO api_keys (id, name, role, tenant, can_reveal, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#byId = db.prepare('SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL');
     this.#activeByName = db.prepare('SELECT * FROM api_keys WHERE name = ? AND revoked_at IS NULL');
     this.#list = db.prepare('SELECT * FROM api_keys ORDER BY created_at, id');
@@ -65,8 +71,13 @@ export class ApiKeysRepo {
     this.#touch = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
   }
 
-  /** Creates a key; the returned `key` is the only time the plaintext exists outside the caller. */
-  create(name: string, role: ApiKeyRole): { info: ApiKeyInfo; key: string } {
+  /**
+   * Creates a key of a tenant (the caller checks that it exists); the returned `key` is the only
+   * time the plaintext exists outside the caller.
+   */
+  create(name: string, role: ApiKeyRole, options: { tenant?: string; canReveal?: boolean } = {}): { info: ApiKeyInfo; key: string } {
+    const tenant = options.tenant ?? 'default';
+    const canReveal = options.canReveal === true;
     const n = typeof name === 'string' ? name.trim() : '';
     if (!NAME.test(n)) throw new UsageError(`invalid API key name '${printable(n)}': use 1-63 letters, digits, '.', '_' or '-'`);
     if (!isApiKeyRole(role)) throw new UsageError(`invalid role '${printable(String(role))}': use ${API_KEY_ROLES.join(', ')}`);
@@ -76,8 +87,8 @@ export class ApiKeysRepo {
     for (let i = 0; i < 40; i++) secret += BASE62[randomInt(BASE62.length)];
     const key = `sak_${idHex}_${secret}`;
     const now = this.#clock();
-    this.#insert.run(`key_${idHex}`, n, role, sha256(key), now);
-    return { info: { id: `key_${idHex}`, name: n, role, createdAt: now, lastUsedAt: null, revokedAt: null }, key };
+    this.#insert.run(`key_${idHex}`, n, role, tenant, canReveal ? 1 : 0, sha256(key), now);
+    return { info: { id: `key_${idHex}`, name: n, role, tenant, canReveal, createdAt: now, lastUsedAt: null, revokedAt: null }, key };
   }
 
   list(): ApiKeyInfo[] {
@@ -117,6 +128,8 @@ function toInfo(r: Row): ApiKeyInfo {
     id: r.id,
     name: r.name,
     role: isApiKeyRole(r.role) ? r.role : 'auditor',
+    tenant: r.tenant,
+    canReveal: r.can_reveal === 1,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,

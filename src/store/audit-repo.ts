@@ -7,6 +7,7 @@ import { checkActor } from './validate.js';
 interface AuditRow {
   id: number;
   at: number;
+  tenant: string;
   actor: string;
   action: string;
   target: string;
@@ -21,16 +22,17 @@ interface AuditRow {
  */
 export class AuditRepo {
   readonly #clock: () => number;
-  readonly #insert: Statement<[number, string, string, string, string]>;
+  readonly #insert: Statement<[number, string, string, string, string, string]>;
   readonly #list: Statement<AuditParams, AuditRow>;
 
   constructor(db: Db, clock: () => number) {
     this.#clock = clock;
-    this.#insert = db.prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)');
+    this.#insert = db.prepare('INSERT INTO audit (at, tenant, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)');
     // Newest `limit` rows, handed back oldest first like the network log.
     this.#list = db.prepare(
-      `SELECT id, at, actor, action, target, detail FROM
+      `SELECT id, at, tenant, actor, action, target, detail FROM
          (SELECT * FROM audit WHERE at >= @since
+            AND (@tenant IS NULL OR tenant = @tenant)
             AND (@action IS NULL OR action = @action)
             AND (@actionPrefix IS NULL OR substr(action, 1, length(@actionPrefix)) = @actionPrefix)
             AND (@target IS NULL OR target = @target COLLATE NOCASE)
@@ -40,11 +42,12 @@ export class AuditRepo {
     );
   }
 
-  record(actor: string, action: string, target: string, detail: Record<string, unknown> = {}): void {
-    this.#insert.run(this.#clock(), checkActor(actor), action, target, JSON.stringify(detail));
+  record(tenant: string, actor: string, action: string, target: string, detail: Record<string, unknown> = {}): void {
+    this.#insert.run(this.#clock(), tenant, checkActor(actor), action, target, JSON.stringify(detail));
   }
 
-  list(filter: AuditFilter = {}): AuditEvent[] {
+  /** Events of `tenant`, or of every tenant with `filter.allTenants`. */
+  list(tenant: string, filter: AuditFilter = {}): AuditEvent[] {
     const { limit, since } = filter;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
       throw new UsageError('audit limit must be a non-negative integer');
@@ -54,6 +57,7 @@ export class AuditRepo {
     const prefix = action?.endsWith('*') === true ? action.slice(0, -1) : null;
     const rows = this.#list.all({
       since: since ?? Number.MIN_SAFE_INTEGER,
+      tenant: filter.allTenants === true ? null : tenant,
       limit: limit ?? -1,
       action: prefix === null ? action : null,
       actionPrefix: prefix,
@@ -63,6 +67,7 @@ export class AuditRepo {
     return rows.map((r) => ({
       id: r.id,
       at: r.at,
+      tenant: r.tenant,
       actor: r.actor,
       action: r.action,
       target: r.target,
@@ -73,6 +78,7 @@ export class AuditRepo {
 
 interface AuditParams {
   since: number;
+  tenant: string | null;
   limit: number;
   action: string | null;
   actionPrefix: string | null;

@@ -10,10 +10,12 @@ import { checkEnv, printable } from './validate.js';
 
 interface SandboxRef {
   id: string;
+  tenant: string;
   name: string;
+  environment: string;
 }
 
-type ResolutionRow = SecretRow & { b_token: string; b_sandbox_id: string; b_env: string };
+type ResolutionRow = SecretRow & { b_token: string; b_sandbox_id: string; b_env: string; b_version: number | null };
 
 // A token collision needs ~2^95 tokens; retrying covers it without making it an error path.
 const TOKEN_ATTEMPTS = 3;
@@ -28,7 +30,7 @@ export class BindingsRepo {
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #secrets: SecretsRepo;
-  readonly #sandbox: Statement<[string], SandboxRef>;
+  readonly #sandbox: Statement<[string, string], SandboxRef>;
   readonly #upsert: Statement<[string, string, string, string, number]>;
   readonly #one: Statement<[string, string], BindingRow>;
   readonly #ofSandbox: Statement<[string], BindingRow>;
@@ -40,7 +42,7 @@ export class BindingsRepo {
     this.#clock = clock;
     this.#audit = audit;
     this.#secrets = secrets;
-    this.#sandbox = db.prepare('SELECT id, name FROM sandboxes WHERE name = ?');
+    this.#sandbox = db.prepare('SELECT id, tenant, name, environment FROM sandboxes WHERE tenant = ? AND name = ?');
     // Binding an env name again replaces the binding and issues a new token: the old one stops working.
     this.#upsert = db.prepare(
       `INSERT INTO bindings (sandbox_id, env, secret_id, token, created_at) VALUES (?, ?, ?, ?, ?)
@@ -51,16 +53,29 @@ export class BindingsRepo {
     this.#one = db.prepare(`SELECT ${BINDING_COLUMNS} ${from} WHERE b.sandbox_id = ? AND b.env = ?`);
     this.#ofSandbox = db.prepare(`SELECT ${BINDING_COLUMNS} ${from} WHERE b.sandbox_id = ? ORDER BY b.env`);
     this.#delete = db.prepare('DELETE FROM bindings WHERE sandbox_id = ? AND env = ?');
+    // The version is the current one in the environment of the token's sandbox.
     this.#resolve = db.prepare(
-      `SELECT b.token AS b_token, b.sandbox_id AS b_sandbox_id, b.env AS b_env, ${SECRET_COLUMNS}
+      `SELECT b.token AS b_token, b.sandbox_id AS b_sandbox_id, b.env AS b_env,
+         (SELECT c.version FROM secret_current c JOIN sandboxes x ON x.id = b.sandbox_id
+          WHERE c.secret_id = b.secret_id AND c.environment = x.environment) AS b_version,
+         ${SECRET_COLUMNS}
        ${from} WHERE b.token = ?`,
     );
   }
 
-  /** Writes one binding for a sandbox; the caller holds the transaction and writes the audit row. */
+  /**
+   * Writes one binding for a sandbox to a secret of its tenant that has a value in its
+   * environment; the caller holds the transaction and writes the audit row.
+   */
   put(sandbox: SandboxRef, env: string, secretName: string, tokenPrefix?: string): BindingInfo {
     const name = checkEnv(env);
-    const secret = this.#secrets.require(secretName);
+    const secret = this.#secrets.require(sandbox.tenant, secretName);
+    if (!secret.environments.some((e) => e.name === sandbox.environment)) {
+      throw new UsageError(
+        `secret '${secret.name}' has no value for environment ${sandbox.environment} (of sandbox '${sandbox.name}'): ` +
+          `add one with \`standin secret rotate ${secret.name} --environment ${sandbox.environment}\``,
+      );
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         this.#upsert.run(sandbox.id, name, secret.id, newToken(tokenPrefix), this.#clock());
@@ -74,12 +89,12 @@ export class BindingsRepo {
     return toBinding(row);
   }
 
-  bind(sandboxName: string, env: string, secretName: string, actor: string, tokenPrefix?: string): BindingInfo {
+  bind(tenant: string, sandboxName: string, env: string, secretName: string, actor: string, tokenPrefix?: string): BindingInfo {
     return this.#db.transaction(() => {
-      const sandbox = this.#requireSandbox(sandboxName);
+      const sandbox = this.#requireSandbox(tenant, sandboxName);
       const previous = this.#one.get(sandbox.id, env);
       const binding = this.put(sandbox, env, secretName, tokenPrefix);
-      this.#audit.record(actor, 'sandbox.bind', sandbox.name, {
+      this.#audit.record(tenant, actor, 'sandbox.bind', sandbox.name, {
         env: binding.env,
         secret: binding.secretName,
         ...(previous !== undefined ? { replaced: previous.secret_name } : {}),
@@ -88,20 +103,20 @@ export class BindingsRepo {
     }).immediate();
   }
 
-  unbind(sandboxName: string, env: string, actor: string): void {
+  unbind(tenant: string, sandboxName: string, env: string, actor: string): void {
     this.#db.transaction(() => {
-      const sandbox = this.#requireSandbox(sandboxName);
+      const sandbox = this.#requireSandbox(tenant, sandboxName);
       const previous = this.#one.get(sandbox.id, env);
       if (previous === undefined) {
         throw new UsageError(`sandbox '${sandbox.name}' has no binding for ${printable(String(env))}`);
       }
       this.#delete.run(sandbox.id, env);
-      this.#audit.record(actor, 'sandbox.unbind', sandbox.name, { env, secret: previous.secret_name });
+      this.#audit.record(tenant, actor, 'sandbox.unbind', sandbox.name, { env, secret: previous.secret_name });
     }).immediate();
   }
 
-  list(sandboxName: string): BindingInfo[] {
-    return this.listById(this.#requireSandbox(sandboxName).id);
+  list(tenant: string, sandboxName: string): BindingInfo[] {
+    return this.listById(this.#requireSandbox(tenant, sandboxName).id);
   }
 
   listById(sandboxId: string): BindingInfo[] {
@@ -112,11 +127,11 @@ export class BindingsRepo {
     if (typeof token !== 'string' || token === '') return undefined;
     const row = this.#resolve.get(token);
     if (row === undefined) return undefined;
-    return { token: row.b_token, sandboxId: row.b_sandbox_id, env: row.b_env, secret: toSecret(row) };
+    return { token: row.b_token, sandboxId: row.b_sandbox_id, env: row.b_env, secret: toSecret(row), version: row.b_version };
   }
 
-  #requireSandbox(name: string): SandboxRef {
-    const row = this.#sandbox.get(String(name).trim());
+  #requireSandbox(tenant: string, name: string): SandboxRef {
+    const row = this.#sandbox.get(tenant, String(name).trim());
     if (row === undefined) throw new UsageError(`no sandbox named '${printable(String(name))}'`);
     return row;
   }

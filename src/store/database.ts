@@ -36,15 +36,25 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
 export function migrate(db: Db, file: string, migrations: readonly Migration[] = MIGRATIONS): void {
   const known = migrations.length === 0 ? 0 : Math.max(...migrations.map((m) => m.version));
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-    // IMMEDIATE takes the write lock before reading user_version, so two processes opening a
-    // fresh file at once cannot both apply the same migration.
-    db.transaction(() => {
-      const current = userVersion(db);
-      if (current > known) throw tooNew(file, current, known);
-      if (current >= m.version) return;
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    }).immediate();
+    if (userVersion(db) >= m.version) continue;
+    // The pragma is a no-op inside a transaction, so it is switched around it.
+    if (m.rebuildsTables === true) db.pragma('foreign_keys = OFF');
+    try {
+      // IMMEDIATE takes the write lock before reading user_version, so two processes opening a
+      // fresh file at once cannot both apply the same migration.
+      db.transaction(() => {
+        const current = userVersion(db);
+        if (current > known) throw tooNew(file, current, known);
+        if (current >= m.version) return;
+        db.exec(m.sql);
+        if (m.rebuildsTables === true && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new RuntimeError(`database ${file}: migration ${m.version} would break references; nothing was changed`);
+        }
+        db.pragma(`user_version = ${m.version}`);
+      }).immediate();
+    } finally {
+      if (m.rebuildsTables === true) db.pragma('foreign_keys = ON');
+    }
   }
   const final = userVersion(db);
   if (final > known) throw tooNew(file, final, known);

@@ -11,10 +11,14 @@ export interface SecretDefinition {
   hosts: string[];
   provider: string | null;
   keepVersions?: number;
+  /** Environments the secret has a value in (names only; values are never exported). */
+  environments?: string[];
 }
 
 export interface SandboxDefinition {
   name: string;
+  /** Default `default`. */
+  environment?: string;
   allowHosts: string[];
   bindings: Record<string, string>; // ENV -> secret name
 }
@@ -34,9 +38,11 @@ export function exportDefinitions(store: Store, formatScheme: (s: SchemeSpec) =>
       hosts: s.hosts,
       provider: s.provider,
       ...(s.keepVersions !== undefined ? { keepVersions: s.keepVersions } : {}),
+      environments: s.environments.map((e) => e.name),
     })),
     sandboxes: store.listSandboxes().map((x) => ({
       name: x.name,
+      environment: x.environment,
       allowHosts: x.allowHosts,
       bindings: Object.fromEntries(store.listBindings(x.name).map((b) => [b.env, b.secretName])),
     })),
@@ -62,12 +68,14 @@ export function definitionProblems(doc: unknown): string[] {
     if (!isStringArray(s.hosts)) problems.push(`${at}.hosts must be a list of strings`);
     if (s.provider !== undefined && s.provider !== null && typeof s.provider !== 'string') problems.push(`${at}.provider must be a string or null`);
     if (s.keepVersions !== undefined && !Number.isInteger(s.keepVersions)) problems.push(`${at}.keepVersions must be an integer`);
+    if (s.environments !== undefined && !isStringArray(s.environments)) problems.push(`${at}.environments must be a list of strings`);
     if ('value' in s) problems.push(`${at} has a "value": values are never imported, create the secret with \`standin secret create\``);
   });
   list(doc.sandboxes, 'sandboxes', problems).forEach((x, i) => {
     const at = `sandboxes[${i}]`;
     if (!isObject(x)) return void problems.push(`${at} must be an object`);
     if (typeof x.name !== 'string') problems.push(`${at}.name must be a string`);
+    if (x.environment !== undefined && typeof x.environment !== 'string') problems.push(`${at}.environment must be a string`);
     if (x.allowHosts !== undefined && !isStringArray(x.allowHosts)) problems.push(`${at}.allowHosts must be a list of strings`);
     if (x.bindings !== undefined && !(isObject(x.bindings) && Object.values(x.bindings).every((v) => typeof v === 'string'))) {
       problems.push(`${at}.bindings must map env var names to secret names`);

@@ -15,7 +15,7 @@ export type ImportItem =
   | { kind: 'sandbox-present'; name: string }
   | { kind: 'sandbox-allow-hosts-differ'; name: string; existing: string[]; imported: string[] }
   | { kind: 'binding-added'; sandbox: string; env: string; secret: string }
-  | { kind: 'binding-skipped'; sandbox: string; env: string; secret: string; why: 'secret missing' | 'bound to another secret' };
+  | { kind: 'binding-skipped'; sandbox: string; env: string; secret: string; why: 'secret missing' | 'bound to another secret' | 'no value in the sandbox\'s environment' };
 
 export interface ImportHooks {
   formatScheme(spec: SchemeSpec): string;
@@ -49,17 +49,31 @@ export function importDefinitions(store: Store, defs: Definitions, actor: string
   for (const x of defs.sandboxes) {
     const wanted = Object.entries(x.bindings ?? {});
     const allowHosts = x.allowHosts ?? [];
+    const environment = store.getSandbox(x.name)?.environment ?? x.environment?.trim().toLowerCase() ?? 'default';
     const usable = (env: string, secret: string, sandbox: string): boolean => {
-      if (store.getSecret(secret) !== undefined) return true;
-      items.push({ kind: 'binding-skipped', sandbox, env, secret, why: 'secret missing' });
-      return false;
+      const found = store.getSecret(secret);
+      if (found === undefined) {
+        items.push({ kind: 'binding-skipped', sandbox, env, secret, why: 'secret missing' });
+        return false;
+      }
+      if (!found.environments.some((e) => e.name === environment)) {
+        items.push({ kind: 'binding-skipped', sandbox, env, secret, why: 'no value in the sandbox\'s environment' });
+        return false;
+      }
+      return true;
     };
     const present = store.getSandbox(x.name);
     if (present === undefined) {
       const bindings = wanted
         .filter(([env, secret]) => usable(env, secret, x.name))
         .map(([env, secretName]) => ({ env, secretName, tokenPrefix: prefix(store, secretName, hooks) }));
-      const { sandbox } = store.createSandbox({ name: x.name, allowHosts, bindings, actor });
+      const { sandbox } = store.createSandbox({
+        name: x.name,
+        allowHosts,
+        bindings,
+        actor,
+        ...(x.environment !== undefined ? { environment: x.environment } : {}),
+      });
       items.push({ kind: 'sandbox-created', name: sandbox.name, bindings: bindings.map((b) => b.env) });
       continue;
     }

@@ -2,6 +2,7 @@ import { RuntimeError } from '../errors.js';
 import { AuditRepo } from './audit-repo.js';
 import { decryptValue, encryptValue, sandboxAad, secretAad } from './crypto.js';
 import type { Db } from './database.js';
+import { DEFAULT_TENANT } from './types.js';
 
 /**
  * Master key rotation, database side: every stored ciphertext (each version of each secret, each
@@ -36,7 +37,7 @@ export function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer, actor: stri
       setSandbox.run(encryptValue(newKey, reopen(oldKey, row.proxy_key_enc, aad), aad), row.id);
       sandboxCount++;
     }
-    audit.record(actor, 'masterkey.rotate', 'master-key', { ...detail, secretVersions, sandboxes: sandboxCount });
+    audit.record(DEFAULT_TENANT, actor, 'masterkey.rotate', 'master-key', { ...detail, secretVersions, sandboxes: sandboxCount });
     return { secretVersions, sandboxes: sandboxCount };
   }).immediate();
 }

@@ -7,8 +7,10 @@ import { decryptValue, encryptValue, sandboxAad } from './crypto.js';
 import type { Db } from './database.js';
 import { newId, newProxyKey } from './ids.js';
 import { SANDBOX_COLUMNS, toSandbox, type SandboxAuthRow, type SandboxRow } from './rows.js';
-import type { BindingInfo, CreateSandboxInput, SandboxInfo } from './types.js';
-import { checkEnv, checkName, normalizeHosts, printable } from './validate.js';
+import { DEFAULT_ENVIRONMENT, type BindingInfo, type CreateSandboxInput, type SandboxInfo } from './types.js';
+import { checkEnv, checkLabel, checkName, normalizeHosts, printable } from './validate.js';
+
+const ASCII_NAME = /^[\x21-\x7e]{1,63}$/;
 
 /**
  * Sandboxes and their proxy credentials. The key is stored twice: as sha256, which is all the
@@ -21,14 +23,12 @@ export class SandboxesRepo {
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #bindings: BindingsRepo;
-  // Compared against when the name is unknown, so a wrong name costs the same as a wrong key.
-  readonly #dummyHash = createHash('sha256').update(newProxyKey()).digest();
-  readonly #byName: Statement<[string], SandboxRow>;
+  readonly #byName: Statement<[string, string], SandboxRow>;
   readonly #byId: Statement<[string], SandboxRow>;
-  readonly #all: Statement<[], SandboxRow>;
-  readonly #authByName: Statement<[string], SandboxAuthRow>;
+  readonly #all: Statement<[string], SandboxRow>;
+  readonly #authByKey: Statement<[Buffer], SandboxAuthRow>;
   readonly #keyEnc: Statement<[string], { proxy_key_enc: Buffer }>;
-  readonly #insert: Statement<[string, string, string, Buffer, Buffer, number]>;
+  readonly #insert: Statement<[string, string, string, string, string, Buffer, Buffer, number]>;
   readonly #delete: Statement<[string]>;
 
   constructor(db: Db, key: Buffer, clock: () => number, audit: AuditRepo, bindings: BindingsRepo) {
@@ -37,20 +37,21 @@ export class SandboxesRepo {
     this.#clock = clock;
     this.#audit = audit;
     this.#bindings = bindings;
-    this.#byName = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes x WHERE x.name = ?`);
+    this.#byName = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes x WHERE x.tenant = ? AND x.name = ?`);
     this.#byId = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes x WHERE x.id = ?`);
-    this.#all = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes x ORDER BY x.name`);
-    this.#authByName = db.prepare(`SELECT ${SANDBOX_COLUMNS}, x.proxy_key_hash FROM sandboxes x WHERE x.name = ?`);
+    this.#all = db.prepare(`SELECT ${SANDBOX_COLUMNS} FROM sandboxes x WHERE x.tenant = ? ORDER BY x.name`);
+    this.#authByKey = db.prepare(`SELECT ${SANDBOX_COLUMNS}, x.proxy_key_hash FROM sandboxes x WHERE x.proxy_key_hash = ?`);
     this.#keyEnc = db.prepare('SELECT proxy_key_enc FROM sandboxes WHERE id = ?');
     this.#insert = db.prepare(
-      `INSERT INTO sandboxes (id, name, allow_hosts, proxy_key_hash, proxy_key_enc, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO sandboxes (id, tenant, name, environment, allow_hosts, proxy_key_hash, proxy_key_enc, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#delete = db.prepare('DELETE FROM sandboxes WHERE id = ?');
   }
 
-  create(input: CreateSandboxInput): { sandbox: SandboxInfo; proxyKey: string; bindings: BindingInfo[] } {
+  create(tenant: string, input: CreateSandboxInput): { sandbox: SandboxInfo; proxyKey: string; bindings: BindingInfo[] } {
     const name = checkName('sandbox', input.name);
+    const environment = checkLabel('environment', input.environment, DEFAULT_ENVIRONMENT);
     const allowHosts = normalizeHosts(input.allowHosts ?? [], `allowed hosts of sandbox '${name}'`, true);
     const wanted = input.bindings ?? [];
     const seen = new Set<string>();
@@ -61,25 +62,26 @@ export class SandboxesRepo {
     const id = newId('sbx');
     const proxyKey = newProxyKey();
     return this.#db.transaction(() => {
-      if (this.#byName.get(name) !== undefined) throw new UsageError(`sandbox '${name}' already exists`);
+      if (this.#byName.get(tenant, name) !== undefined) throw new UsageError(`sandbox '${name}' already exists`);
       const hash = createHash('sha256').update(proxyKey, 'utf8').digest();
       const enc = encryptValue(this.#key, proxyKey, sandboxAad(id));
-      this.#insert.run(id, name, JSON.stringify(allowHosts), hash, enc, this.#clock());
-      const bindings = wanted.map((b) => this.#bindings.put({ id, name }, b.env, b.secretName, b.tokenPrefix));
-      this.#audit.record(input.actor, 'sandbox.create', name, {
+      this.#insert.run(id, tenant, name, environment, JSON.stringify(allowHosts), hash, enc, this.#clock());
+      const bindings = wanted.map((b) => this.#bindings.put({ id, tenant, name, environment }, b.env, b.secretName, b.tokenPrefix));
+      this.#audit.record(tenant, input.actor, 'sandbox.create', name, {
+        environment,
         allowHosts,
         bindings: bindings.map((b) => ({ env: b.env, secret: b.secretName })),
       });
-      return { sandbox: this.#require(name), proxyKey, bindings };
+      return { sandbox: this.#require(tenant, name), proxyKey, bindings };
     }).immediate();
   }
 
-  list(): SandboxInfo[] {
-    return this.#all.all().map(toSandbox);
+  list(tenant: string): SandboxInfo[] {
+    return this.#all.all(tenant).map(toSandbox);
   }
 
-  get(name: string): SandboxInfo | undefined {
-    const row = this.#byName.get(String(name).trim());
+  get(tenant: string, name: string): SandboxInfo | undefined {
+    const row = this.#byName.get(tenant, String(name).trim());
     return row === undefined ? undefined : toSandbox(row);
   }
 
@@ -88,34 +90,38 @@ export class SandboxesRepo {
     return row === undefined ? undefined : toSandbox(row);
   }
 
-  delete(name: string, actor: string): void {
+  delete(tenant: string, name: string, actor: string): void {
     this.#db.transaction(() => {
-      const sandbox = this.#require(name);
+      const sandbox = this.#require(tenant, name);
       const envs = this.#bindings.listById(sandbox.id).map((b) => b.env);
       this.#delete.run(sandbox.id); // bindings go with it (ON DELETE CASCADE)
-      this.#audit.record(actor, 'sandbox.delete', sandbox.name, { bindingsRemoved: envs });
+      this.#audit.record(tenant, actor, 'sandbox.delete', sandbox.name, { bindingsRemoved: envs });
     }).immediate();
   }
 
-  proxyKey(name: string): string {
-    const sandbox = this.#require(name);
+  proxyKey(tenant: string, name: string): string {
+    const sandbox = this.#require(tenant, name);
     const row = this.#keyEnc.get(sandbox.id);
     if (row === undefined) throw new UsageError(`no sandbox named '${printable(String(name))}'`);
     return decryptValue(this.#key, row.proxy_key_enc, sandboxAad(sandbox.id));
   }
 
+  /**
+   * The key finds the row through its sha256 (names repeat across tenants); an index lookup on a
+   * hash tells a timing observer nothing about the key. The stored hash is compared again in
+   * constant time, and the name must be the row's, so a key works only with its own sandbox name.
+   */
   authenticate(name: string, key: string): SandboxInfo | undefined {
-    const row = typeof name === 'string' ? this.#authByName.get(name) : undefined;
-    const stored = row?.proxy_key_hash;
-    const expected = stored !== undefined && stored.length === this.#dummyHash.length ? stored : this.#dummyHash;
-    const actual = createHash('sha256').update(typeof key === 'string' ? key : '', 'utf8').digest();
-    // Always run the comparison, then require a real row: the dummy hash can never authenticate.
-    const match = timingSafeEqual(actual, expected);
-    return match && row !== undefined && expected === stored ? toSandbox(row) : undefined;
+    if (typeof name !== 'string' || typeof key !== 'string' || key === '') return undefined;
+    const actual = createHash('sha256').update(key, 'utf8').digest();
+    const row = this.#authByKey.get(actual);
+    if (row === undefined || row.proxy_key_hash.length !== actual.length || !timingSafeEqual(actual, row.proxy_key_hash)) return undefined;
+    // Names are ASCII; comparing ASCII only keeps Unicode case folding (K, the Kelvin sign) out.
+    return ASCII_NAME.test(name) && row.name.toLowerCase() === name.toLowerCase() ? toSandbox(row) : undefined;
   }
 
-  #require(name: string): SandboxInfo {
-    const info = this.get(name);
+  #require(tenant: string, name: string): SandboxInfo {
+    const info = this.get(tenant, name);
     if (info === undefined) throw new UsageError(`no sandbox named '${printable(String(name))}'`);
     return info;
   }

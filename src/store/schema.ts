@@ -6,6 +6,12 @@
 export interface Migration {
   version: number;
   sql: string;
+  /**
+   * The migration rebuilds tables that others reference (SQLite cannot drop a UNIQUE constraint
+   * in place): it runs with foreign keys off, as SQLite's table-rebuild procedure requires, and
+   * the references are checked before it commits.
+   */
+  rebuildsTables?: boolean;
 }
 
 const V1 = `
@@ -104,10 +110,88 @@ const V3_VERSION_RETENTION = `
 ALTER TABLE secrets ADD COLUMN keep_versions INTEGER;
 `;
 
+// Tenants and environments (issue #5). Names become unique per tenant, which needs a rebuild of
+// secrets and sandboxes. A secret's versions share one sequence across environments (so
+// `name@version` in the network log names exactly one value) and each environment has its own
+// current version. Every existing row belongs to the tenant `default` and environment `default`.
+const V4_TENANTS_ENVIRONMENTS = `
+CREATE TABLE tenants (
+  name TEXT PRIMARY KEY,           -- lower case, checked by the store
+  created_at INTEGER NOT NULL
+);
+INSERT INTO tenants (name, created_at) VALUES ('default', CAST(unixepoch('subsec') * 1000 AS INTEGER));
+
+ALTER TABLE secret_versions ADD COLUMN environment TEXT NOT NULL DEFAULT 'default';
+
+CREATE TABLE secret_current (
+  secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+  environment TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (secret_id, environment)
+);
+INSERT INTO secret_current (secret_id, environment, version) SELECT id, 'default', current_version FROM secrets;
+
+CREATE TABLE secrets_v4 (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL REFERENCES tenants(name),
+  name TEXT NOT NULL COLLATE NOCASE,
+  scheme TEXT NOT NULL,
+  hosts TEXT NOT NULL,
+  provider TEXT,
+  keep_versions INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (tenant, name)
+);
+INSERT INTO secrets_v4 (id, tenant, name, scheme, hosts, provider, keep_versions, created_at, updated_at)
+  SELECT id, 'default', name, scheme, hosts, provider, keep_versions, created_at, updated_at FROM secrets;
+DROP TABLE secrets;
+ALTER TABLE secrets_v4 RENAME TO secrets;
+
+CREATE TABLE sandboxes_v4 (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL REFERENCES tenants(name),
+  name TEXT NOT NULL COLLATE NOCASE,
+  environment TEXT NOT NULL DEFAULT 'default',
+  allow_hosts TEXT NOT NULL,
+  proxy_key_hash BLOB NOT NULL,
+  proxy_key_enc BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (tenant, name)
+);
+INSERT INTO sandboxes_v4 (id, tenant, name, environment, allow_hosts, proxy_key_hash, proxy_key_enc, created_at)
+  SELECT id, 'default', name, 'default', allow_hosts, proxy_key_hash, proxy_key_enc, created_at FROM sandboxes;
+DROP TABLE sandboxes;
+ALTER TABLE sandboxes_v4 RENAME TO sandboxes;
+-- The proxy finds a sandbox by its key (names repeat across tenants).
+CREATE UNIQUE INDEX sandboxes_proxy_key ON sandboxes(proxy_key_hash);
+
+-- A binding joins a sandbox and a secret of one tenant, whatever code writes it.
+CREATE TRIGGER bindings_same_tenant_insert BEFORE INSERT ON bindings
+WHEN (SELECT tenant FROM secrets WHERE id = NEW.secret_id) IS NOT (SELECT tenant FROM sandboxes WHERE id = NEW.sandbox_id)
+BEGIN SELECT RAISE(ABORT, 'a binding cannot cross tenants'); END;
+CREATE TRIGGER bindings_same_tenant_update BEFORE UPDATE OF secret_id, sandbox_id ON bindings
+WHEN (SELECT tenant FROM secrets WHERE id = NEW.secret_id) IS NOT (SELECT tenant FROM sandboxes WHERE id = NEW.sandbox_id)
+BEGIN SELECT RAISE(ABORT, 'a binding cannot cross tenants'); END;
+
+ALTER TABLE audit ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX audit_tenant_at ON audit(tenant, at);
+
+-- NULL: refused before the sandbox was known (bad proxy credentials); shown with tenant default.
+ALTER TABLE network_log ADD COLUMN tenant TEXT;
+UPDATE network_log SET tenant = 'default' WHERE sandbox IS NOT NULL;
+CREATE INDEX network_log_tenant_at ON network_log(tenant, at);
+
+ALTER TABLE api_keys ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+-- Break-glass permission to read a value back; off unless granted when the key is created.
+ALTER TABLE api_keys ADD COLUMN can_reveal INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2_API_KEYS },
   { version: 3, sql: V3_VERSION_RETENTION },
+  { version: 4, sql: V4_TENANTS_ENVIRONMENTS, rebuildsTables: true },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

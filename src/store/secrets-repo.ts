@@ -6,28 +6,31 @@ import { decryptValue, encryptValue, secretAad } from './crypto.js';
 import type { Db } from './database.js';
 import { newId } from './ids.js';
 import { SECRET_COLUMNS, toSecret, type SecretRow } from './rows.js';
-import { DEFAULT_KEEP_VERSIONS, type CreateSecretInput, type RotateOptions, type SecretInfo } from './types.js';
-import { checkKeepVersions, checkName, checkProvider, checkScheme, checkValue, normalizeHosts, printable } from './validate.js';
+import { DEFAULT_ENVIRONMENT, DEFAULT_KEEP_VERSIONS, type CreateSecretInput, type RotateOptions, type SecretInfo } from './types.js';
+import { checkKeepVersions, checkLabel, checkName, checkProvider, checkScheme, checkValue, normalizeHosts, printable } from './validate.js';
 
 /**
- * Secrets and their encrypted versions. Rotation keeps the newest `keepVersions` (the rollback
- * window) and deletes older ones; the current one is what the proxy applies. Values go in through `SecretValue` and come out only through
- * `value`, which the proxy calls per request.
+ * Secrets of each tenant and their encrypted versions. A secret has a value per environment; its
+ * versions are numbered in one sequence across environments, and each environment has its own
+ * current version. Rotation keeps an environment's newest `keepVersions` (the rollback window)
+ * and deletes older ones. Values go in through `SecretValue` and come out only through `value`,
+ * which the proxy calls per request.
  */
 export class SecretsRepo {
   readonly #db: Db;
   readonly #key: Buffer;
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
-  readonly #byName: Statement<[string], SecretRow>;
-  readonly #all: Statement<[], SecretRow>;
-  readonly #insert: Statement<[string, string, string, string, string | null, number, number, number | null]>;
+  readonly #byName: Statement<[string, string], SecretRow>;
+  readonly #all: Statement<[string], SecretRow>;
+  readonly #insert: Statement<[string, string, string, string, string, string | null, number, number, number | null]>;
   readonly #setKeep: Statement<[number, string]>;
-  readonly #prune: Statement<[string, string, number], { version: number }>;
-  readonly #insertVersion: Statement<[string, number, Buffer, number]>;
-  readonly #setCurrent: Statement<[number, number, string]>;
+  readonly #prune: Statement<{ id: string; env: string; keep: number }, { version: number }>;
+  readonly #insertVersion: Statement<[string, number, string, Buffer, number]>;
+  readonly #setCurrent: Statement<[string, string, number]>;
+  readonly #touch: Statement<[number, string]>;
   readonly #maxVersion: Statement<[string], { v: number | null }>;
-  readonly #prevVersion: Statement<[string, number], { v: number | null }>;
+  readonly #prevVersion: Statement<[string, string, number], { v: number | null }>;
   readonly #ciphertext: Statement<[string, number], { ciphertext: Buffer }>;
   readonly #usedBy: Statement<[string], { sandbox: string; env: string }>;
   readonly #delete: Statement<[string]>;
@@ -37,28 +40,32 @@ export class SecretsRepo {
     this.#key = key;
     this.#clock = clock;
     this.#audit = audit;
-    this.#byName = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.name = ?`);
-    this.#all = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s ORDER BY s.name`);
+    this.#byName = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.tenant = ? AND s.name = ?`);
+    this.#all = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.tenant = ? ORDER BY s.name`);
     this.#insert = db.prepare(
-      `INSERT INTO secrets (id, name, scheme, hosts, provider, current_version, created_at, updated_at, keep_versions)
-       VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+      `INSERT INTO secrets (id, tenant, name, scheme, hosts, provider, created_at, updated_at, keep_versions)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#setKeep = db.prepare('UPDATE secrets SET keep_versions = ? WHERE id = ?');
-    // Deletes every version older than the newest `keep`, never the current one (after a
-    // rollback the current version may be older than the newest).
+    // Deletes the environment's versions older than its newest `keep`, never its current one
+    // (after a rollback the current version may be older than the newest).
     this.#prune = db.prepare(
-      `DELETE FROM secret_versions WHERE secret_id = ? AND version NOT IN
-         (SELECT version FROM secret_versions WHERE secret_id = ? ORDER BY version DESC LIMIT ?)
-       AND version <> (SELECT current_version FROM secrets WHERE id = secret_id)
+      `DELETE FROM secret_versions WHERE secret_id = @id AND environment = @env AND version NOT IN
+         (SELECT version FROM secret_versions WHERE secret_id = @id AND environment = @env ORDER BY version DESC LIMIT @keep)
+       AND version <> (SELECT version FROM secret_current WHERE secret_id = @id AND environment = @env)
        RETURNING version`,
     );
     this.#insertVersion = db.prepare(
-      'INSERT INTO secret_versions (secret_id, version, ciphertext, created_at) VALUES (?, ?, ?, ?)',
+      'INSERT INTO secret_versions (secret_id, version, environment, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)',
     );
-    this.#setCurrent = db.prepare('UPDATE secrets SET current_version = ?, updated_at = ? WHERE id = ?');
+    this.#setCurrent = db.prepare(
+      `INSERT INTO secret_current (secret_id, environment, version) VALUES (?, ?, ?)
+       ON CONFLICT (secret_id, environment) DO UPDATE SET version = excluded.version`,
+    );
+    this.#touch = db.prepare('UPDATE secrets SET updated_at = ? WHERE id = ?');
     this.#maxVersion = db.prepare('SELECT MAX(version) AS v FROM secret_versions WHERE secret_id = ?');
     this.#prevVersion = db.prepare(
-      'SELECT MAX(version) AS v FROM secret_versions WHERE secret_id = ? AND version < ?',
+      'SELECT MAX(version) AS v FROM secret_versions WHERE secret_id = ? AND environment = ? AND version < ?',
     );
     this.#ciphertext = db.prepare('SELECT ciphertext FROM secret_versions WHERE secret_id = ? AND version = ?');
     this.#usedBy = db.prepare(
@@ -68,53 +75,62 @@ export class SecretsRepo {
     this.#delete = db.prepare('DELETE FROM secrets WHERE id = ?');
   }
 
-  create(input: CreateSecretInput): SecretInfo {
+  create(tenant: string, input: CreateSecretInput): SecretInfo {
     const name = checkName('secret', input.name);
     const scheme = checkScheme(input.scheme);
     const hosts = normalizeHosts(input.hosts, `secret '${name}'`, false);
     const provider = checkProvider(input.provider);
     const plaintext = checkValue(input.value);
     const keep = checkKeepVersions(input.keepVersions) ?? null;
+    const environment = checkLabel('environment', input.environment, DEFAULT_ENVIRONMENT);
     const id = newId('sec');
     return this.#db.transaction(() => {
-      if (this.#byName.get(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
+      if (this.#byName.get(tenant, name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
       const now = this.#clock();
-      this.#insert.run(id, name, JSON.stringify(scheme), JSON.stringify(hosts), provider, now, now, keep);
-      this.#insertVersion.run(id, 1, encryptValue(this.#key, plaintext, secretAad(id, 1)), now);
-      this.#audit.record(input.actor, 'secret.create', name, { scheme: scheme.kind, hosts, provider, version: 1 });
-      return this.#require(name);
+      this.#insert.run(id, tenant, name, JSON.stringify(scheme), JSON.stringify(hosts), provider, now, now, keep);
+      this.#insertVersion.run(id, 1, environment, encryptValue(this.#key, plaintext, secretAad(id, 1)), now);
+      this.#setCurrent.run(id, environment, 1);
+      this.#audit.record(tenant, input.actor, 'secret.create', name, { scheme: scheme.kind, hosts, provider, environment, version: 1 });
+      return this.require(tenant, name);
     }).immediate();
   }
 
-  list(): SecretInfo[] {
-    return this.#all.all().map(toSecret);
+  list(tenant: string): SecretInfo[] {
+    return this.#all.all(tenant).map(toSecret);
   }
 
-  get(name: string): SecretInfo | undefined {
-    const row = this.#byName.get(String(name).trim());
+  get(tenant: string, name: string): SecretInfo | undefined {
+    const row = this.#byName.get(tenant, String(name).trim());
     return row === undefined ? undefined : toSecret(row);
   }
 
   /** The secret, or a UsageError naming it; for commands that act on an existing secret. */
-  require(name: string): SecretInfo {
-    return this.#require(name);
+  require(tenant: string, name: string): SecretInfo {
+    const found = this.get(tenant, name);
+    if (found === undefined) throw new UsageError(`no secret named '${printable(String(name))}'`);
+    return found;
   }
 
-  rotate(name: string, value: SecretValue, actor: string, options: RotateOptions = {}): number {
+  /** Adds a version for one environment (its first value there, or the next one) and makes it current. */
+  rotate(tenant: string, name: string, value: SecretValue, actor: string, options: RotateOptions = {}): number {
     const plaintext = checkValue(value);
     const keepChange = checkKeepVersions(options.keepVersions);
+    const environment = checkLabel('environment', options.environment, DEFAULT_ENVIRONMENT);
     return this.#db.transaction(() => {
-      const secret = this.#require(name);
+      const secret = this.require(tenant, name);
+      const from = secret.environments.find((e) => e.name === environment)?.currentVersion ?? null;
       // After a rollback the current version is below the highest one; never reuse a number.
       const next = (this.#maxVersion.get(secret.id)?.v ?? 0) + 1;
       const now = this.#clock();
-      this.#insertVersion.run(secret.id, next, encryptValue(this.#key, plaintext, secretAad(secret.id, next)), now);
-      this.#setCurrent.run(next, now, secret.id);
+      this.#insertVersion.run(secret.id, next, environment, encryptValue(this.#key, plaintext, secretAad(secret.id, next)), now);
+      this.#setCurrent.run(secret.id, environment, next);
+      this.#touch.run(now, secret.id);
       if (keepChange !== undefined) this.#setKeep.run(keepChange, secret.id);
       const keep = keepChange ?? secret.keepVersions ?? DEFAULT_KEEP_VERSIONS;
-      const pruned = this.#prune.all(secret.id, secret.id, keep).map((r) => r.version).sort((a, b) => a - b);
-      this.#audit.record(actor, 'secret.rotate', secret.name, {
-        from: secret.currentVersion,
+      const pruned = this.#prune.all({ id: secret.id, env: environment, keep }).map((r) => r.version).sort((a, b) => a - b);
+      this.#audit.record(tenant, actor, 'secret.rotate', secret.name, {
+        environment,
+        from,
         to: next,
         keep,
         ...(pruned.length > 0 ? { pruned } : {}),
@@ -123,26 +139,30 @@ export class SecretsRepo {
     }).immediate();
   }
 
-  rollback(name: string, actor: string): number {
+  rollback(tenant: string, name: string, actor: string, environment?: string): number {
+    const env = checkLabel('environment', environment, DEFAULT_ENVIRONMENT);
     return this.#db.transaction(() => {
-      const secret = this.#require(name);
-      const prev = this.#prevVersion.get(secret.id, secret.currentVersion)?.v ?? null;
+      const secret = this.require(tenant, name);
+      const current = secret.environments.find((e) => e.name === env)?.currentVersion;
+      if (current === undefined) throw new UsageError(`secret '${secret.name}' has no value for environment ${env}`);
+      const prev = this.#prevVersion.get(secret.id, env, current)?.v ?? null;
       if (prev === null) {
-        throw new UsageError(`secret '${secret.name}' has no version before v${secret.currentVersion} to roll back to`);
+        throw new UsageError(`secret '${secret.name}' has no version before v${current} in environment ${env} to roll back to`);
       }
-      this.#setCurrent.run(prev, this.#clock(), secret.id);
-      this.#audit.record(actor, 'secret.rollback', secret.name, { from: secret.currentVersion, to: prev });
+      this.#setCurrent.run(secret.id, env, prev);
+      this.#touch.run(this.#clock(), secret.id);
+      this.#audit.record(tenant, actor, 'secret.rollback', secret.name, { environment: env, from: current, to: prev });
       return prev;
     }).immediate();
   }
 
-  delete(name: string, actor: string): void {
+  delete(tenant: string, name: string, actor: string): void {
     this.#db.transaction(() => {
-      const secret = this.#require(name);
+      const secret = this.require(tenant, name);
       const usedBy = this.#usedBy.all(secret.id).map((u) => `${u.sandbox}:${u.env}`);
       // Versions and bindings (the stand-in tokens) go with it through ON DELETE CASCADE.
       this.#delete.run(secret.id);
-      this.#audit.record(actor, 'secret.delete', secret.name, {
+      this.#audit.record(tenant, actor, 'secret.delete', secret.name, {
         versions: secret.versions,
         bindingsRemoved: usedBy,
       });
@@ -164,11 +184,5 @@ export class SecretsRepo {
       if (e instanceof RuntimeError) throw new GatewayError('GW_SECRET_UNAVAILABLE', `secret ${secretId}: ${e.message}`);
       throw e;
     }
-  }
-
-  #require(name: string): SecretInfo {
-    const row = this.#byName.get(String(name).trim());
-    if (row === undefined) throw new UsageError(`no secret named '${printable(String(name))}'`);
-    return toSecret(row);
   }
 }

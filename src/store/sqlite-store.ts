@@ -5,6 +5,8 @@ import { BindingsRepo } from './bindings-repo.js';
 import type { Db } from './database.js';
 import { SandboxesRepo } from './sandboxes-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
+import { TenantsRepo } from './tenants-repo.js';
+import { DEFAULT_TENANT, type TenantInfo } from './types.js';
 import type {
   AuditEvent,
   AuditFilter,
@@ -21,6 +23,8 @@ import type {
 export interface SqliteStoreOptions {
   /** Epoch-ms clock for created/updated/audit times; injectable for tests. */
   clock?: () => number;
+  /** The tenant this store is a view of (it must exist); default `default`. */
+  tenant?: string;
 }
 
 /**
@@ -29,46 +33,75 @@ export interface SqliteStoreOptions {
  * at a few microseconds and lets a CLI process and the gateway share the database safely.
  */
 export class SqliteStore implements Store {
+  readonly tenant: string;
   readonly #db: Db;
+  readonly #masterKey: Buffer;
+  readonly #clock: () => number;
   readonly #audit: AuditRepo;
+  readonly #tenants: TenantsRepo;
   readonly #secrets: SecretsRepo;
   readonly #bindings: BindingsRepo;
   readonly #sandboxes: SandboxesRepo;
+  // Views of other tenants on this connection, made once each (a view prepares its statements).
+  readonly #views = new Map<string, SqliteStore>();
 
   constructor(db: Db, masterKey: Buffer, options: SqliteStoreOptions = {}) {
     if (masterKey.length !== 32) throw new RuntimeError('master key must be 32 bytes');
     const clock = options.clock ?? Date.now;
     this.#db = db;
+    this.#masterKey = masterKey;
+    this.#clock = clock;
     // Cascading deletes of bindings depend on this, whoever opened the connection.
     db.pragma('foreign_keys = ON');
     this.#audit = new AuditRepo(db, clock);
+    this.#tenants = new TenantsRepo(db, clock, this.#audit);
     this.#secrets = new SecretsRepo(db, masterKey, clock, this.#audit);
     this.#bindings = new BindingsRepo(db, clock, this.#audit, this.#secrets);
     this.#sandboxes = new SandboxesRepo(db, masterKey, clock, this.#audit, this.#bindings);
+    this.tenant = this.#tenants.require(options.tenant ?? DEFAULT_TENANT);
+  }
+
+  forTenant(tenant: string): Store {
+    const name = this.#tenants.require(tenant);
+    if (name === this.tenant) return this;
+    let view = this.#views.get(name);
+    if (view === undefined) {
+      view = new SqliteStore(this.#db, this.#masterKey, { clock: this.#clock, tenant: name });
+      this.#views.set(name, view);
+    }
+    return view;
+  }
+
+  createTenant(name: string, actor: string): TenantInfo {
+    return this.#tenants.create(name, actor);
+  }
+
+  listTenants(): TenantInfo[] {
+    return this.#tenants.list();
   }
 
   createSecret(input: CreateSecretInput): SecretInfo {
-    return this.#secrets.create(input);
+    return this.#secrets.create(this.tenant, input);
   }
 
   listSecrets(): SecretInfo[] {
-    return this.#secrets.list();
+    return this.#secrets.list(this.tenant);
   }
 
   getSecret(name: string): SecretInfo | undefined {
-    return this.#secrets.get(name);
+    return this.#secrets.get(this.tenant, name);
   }
 
   rotateSecret(name: string, value: SecretValue, actor: string, options?: RotateOptions): number {
-    return this.#secrets.rotate(name, value, actor, options);
+    return this.#secrets.rotate(this.tenant, name, value, actor, options);
   }
 
-  rollbackSecret(name: string, actor: string): number {
-    return this.#secrets.rollback(name, actor);
+  rollbackSecret(name: string, actor: string, environment?: string): number {
+    return this.#secrets.rollback(this.tenant, name, actor, environment);
   }
 
   deleteSecret(name: string, actor: string): void {
-    this.#secrets.delete(name, actor);
+    this.#secrets.delete(this.tenant, name, actor);
   }
 
   secretValue(secretId: string, version: number): SecretValue {
@@ -76,15 +109,15 @@ export class SqliteStore implements Store {
   }
 
   createSandbox(input: CreateSandboxInput): { sandbox: SandboxInfo; proxyKey: string; bindings: BindingInfo[] } {
-    return this.#sandboxes.create(input);
+    return this.#sandboxes.create(this.tenant, input);
   }
 
   listSandboxes(): SandboxInfo[] {
-    return this.#sandboxes.list();
+    return this.#sandboxes.list(this.tenant);
   }
 
   getSandbox(name: string): SandboxInfo | undefined {
-    return this.#sandboxes.get(name);
+    return this.#sandboxes.get(this.tenant, name);
   }
 
   getSandboxById(id: string): SandboxInfo | undefined {
@@ -92,23 +125,23 @@ export class SqliteStore implements Store {
   }
 
   deleteSandbox(name: string, actor: string): void {
-    this.#sandboxes.delete(name, actor);
+    this.#sandboxes.delete(this.tenant, name, actor);
   }
 
   bind(sandboxName: string, env: string, secretName: string, actor: string, tokenPrefix?: string): BindingInfo {
-    return this.#bindings.bind(sandboxName, env, secretName, actor, tokenPrefix);
+    return this.#bindings.bind(this.tenant, sandboxName, env, secretName, actor, tokenPrefix);
   }
 
   unbind(sandboxName: string, env: string, actor: string): void {
-    this.#bindings.unbind(sandboxName, env, actor);
+    this.#bindings.unbind(this.tenant, sandboxName, env, actor);
   }
 
   listBindings(sandboxName: string): BindingInfo[] {
-    return this.#bindings.list(sandboxName);
+    return this.#bindings.list(this.tenant, sandboxName);
   }
 
   proxyKey(sandboxName: string): string {
-    return this.#sandboxes.proxyKey(sandboxName);
+    return this.#sandboxes.proxyKey(this.tenant, sandboxName);
   }
 
   authenticateSandbox(name: string, key: string): SandboxInfo | undefined {
@@ -120,11 +153,11 @@ export class SqliteStore implements Store {
   }
 
   audit(actor: string, action: string, target: string, detail?: Record<string, unknown>): void {
-    this.#audit.record(actor, action, target, detail);
+    this.#audit.record(this.tenant, actor, action, target, detail);
   }
 
   listAudit(filter: AuditFilter): AuditEvent[] {
-    return this.#audit.list(filter);
+    return this.#audit.list(this.tenant, filter);
   }
 
   close(): void {

@@ -29,15 +29,26 @@ export type Placement =
  */
 export type SchemeSpec = Placement | { kind: 'multi'; placements: Placement[] };
 
+/** The values of a secret in one environment: its own current version and kept versions. */
+export interface SecretEnvironment {
+  name: string;
+  currentVersion: number;
+  versions: number[]; // ascending
+}
+
 export interface SecretInfo {
   id: string; // opaque stable id (random), also the AES-GCM associated data
+  tenant: string;
   name: string;
   scheme: SchemeSpec;
   /** Host patterns as given: `api.openai.com`, `*.example.com`, `host:8443`. */
   hosts: string[];
   provider: string | null;
-  currentVersion: number;
-  versions: number[]; // kept versions, ascending
+  /** Current version in the environment `default`; null when the secret has no value there. */
+  currentVersion: number | null;
+  versions: number[]; // kept versions of every environment, ascending (one sequence per secret)
+  /** Environments with a value, `default` first, then by name. */
+  environments: SecretEnvironment[];
   /** How many versions rotation keeps (older ones are deleted); always set by the store. */
   keepVersions?: number;
   createdAt: number; // epoch ms
@@ -46,7 +57,10 @@ export interface SecretInfo {
 
 export interface SandboxInfo {
   id: string;
+  tenant: string;
   name: string;
+  /** The environment whose values of its secrets the sandbox gets. */
+  environment: string;
   /** Egress policy: host patterns the sandbox may CONNECT to. Empty means any public host. */
   allowHosts: string[];
   createdAt: number;
@@ -67,11 +81,14 @@ export interface TokenResolution {
   sandboxId: string;
   env: string;
   secret: SecretInfo;
+  /** The version to apply: the current one in the sandbox's environment; null if it has none. */
+  version: number | null;
 }
 
 export interface AuditEvent {
   id: number;
   at: number;
+  tenant: string;
   actor: string;
   action: string; // secret.create, secret.rotate, secret.rollback, secret.delete, sandbox.create, sandbox.bind, sandbox.unbind, sandbox.delete, ...
   target: string; // e.g. secret name or sandbox name
@@ -95,6 +112,8 @@ export interface AuditFilter {
   target?: string;
   /** Exact actor (`cli:alice`). */
   actor?: string;
+  /** Every tenant's events, not only the store's tenant's (the local CLI's `--all-tenants`). */
+  allTenants?: boolean;
 }
 
 export interface CreateSecretInput {
@@ -106,11 +125,23 @@ export interface CreateSecretInput {
   actor: string;
   /** Versions to keep on rotation (2-1000); default DEFAULT_KEEP_VERSIONS. */
   keepVersions?: number;
+  /** The environment the first value is for; default DEFAULT_ENVIRONMENT. */
+  environment?: string;
 }
 
 export interface RotateOptions {
-  /** Changes the secret's retention (2-1000) before pruning. */
+  /** Changes the secret's retention (2-1000, per environment) before pruning. */
   keepVersions?: number;
+  /** The environment the new value is for (its first value there, or a new version); default `default`. */
+  environment?: string;
+}
+
+export const DEFAULT_ENVIRONMENT = 'default';
+export const DEFAULT_TENANT = 'default';
+
+export interface TenantInfo {
+  name: string;
+  createdAt: number;
 }
 
 export interface CreateSandboxInput {
@@ -118,9 +149,23 @@ export interface CreateSandboxInput {
   allowHosts: string[];
   bindings: { env: string; secretName: string; tokenPrefix?: string }[];
   actor: string;
+  /** Default DEFAULT_ENVIRONMENT; fixed for the sandbox's life. */
+  environment?: string;
 }
 
+/**
+ * A store is a view of one tenant: every name-based call finds, lists and creates only that
+ * tenant's secrets and sandboxes, and its audit rows carry the tenant. The calls the proxy makes
+ * with ids and keys (authenticateSandbox, resolveToken, secretValue, getSandboxById) are not
+ * scoped: a sandbox and its tokens identify their tenant themselves.
+ */
 export interface Store {
+  readonly tenant: string;
+  /** The same database seen as another tenant; a UsageError if that tenant does not exist. */
+  forTenant(tenant: string): Store;
+  createTenant(name: string, actor: string): TenantInfo;
+  listTenants(): TenantInfo[];
+
   // secrets
   createSecret(input: CreateSecretInput): SecretInfo;
   listSecrets(): SecretInfo[];
@@ -130,8 +175,8 @@ export interface Store {
    * secret's retention (the newest `keepVersions`) are deleted in the same transaction.
    */
   rotateSecret(name: string, value: SecretValue, actor: string, options?: RotateOptions): number;
-  /** Makes the previous kept version current again; returns the now-current version. */
-  rollbackSecret(name: string, actor: string): number;
+  /** Makes the environment's previous kept version current again; returns the now-current version. */
+  rollbackSecret(name: string, actor: string, environment?: string): number;
   /** Deletes the secret, its versions and every binding (tokens) that uses it. */
   deleteSecret(name: string, actor: string): void;
   /** Plaintext of one version. Only the proxy calls this, to apply a credential. */
@@ -148,7 +193,10 @@ export interface Store {
   listBindings(sandboxName: string): BindingInfo[];
   /** The sandbox's proxy credential, for `sandbox env` / `run`. */
   proxyKey(sandboxName: string): string;
-  /** Checks a proxy credential in constant time; undefined when the name or key is wrong. */
+  /**
+   * Finds the sandbox whose proxy key this is (any tenant) and checks that `name` is its name;
+   * undefined when the key or the name is wrong.
+   */
   authenticateSandbox(name: string, key: string): SandboxInfo | undefined;
   /** Looks a stand-in token up exactly; undefined if unknown or revoked. */
   resolveToken(token: string): TokenResolution | undefined;

@@ -38,13 +38,17 @@ SELECT CAST(substr(j.value, instr(j.value, '@') + 1) AS INTEGER) AS version, n.s
 FROM network_log n,
      json_each(CASE WHEN json_valid(n.secrets) THEN n.secrets ELSE '[]' END) j
 WHERE n.at >= @since
+  AND n.tenant = @tenant
   AND n.secrets LIKE '%' || @name || '@%'
   AND j.type = 'text' AND instr(j.value, '@') > 0
   AND substr(j.value, 1, instr(j.value, '@') - 1) = @name COLLATE NOCASE
 GROUP BY version, n.sandbox, n.host, n.port, n.decision`;
 
-export function secretUsage(db: Db, name: string, since?: number): SecretUsage {
-  const rows = db.prepare<{ name: string; since: number }, GroupRow>(QUERY).all({ name: name.trim(), since: since ?? Number.MIN_SAFE_INTEGER });
+/** Usage of a tenant's secret: rows of that tenant's sandboxes naming it (names repeat across tenants). */
+export function secretUsage(db: Db, tenant: string, name: string, since?: number): SecretUsage {
+  const rows = db
+    .prepare<{ tenant: string; name: string; since: number }, GroupRow>(QUERY)
+    .all({ tenant, name: name.trim(), since: since ?? Number.MIN_SAFE_INTEGER });
   const total = empty();
   const versions = new Map<number, UsageCounts>();
   const sandboxes = new Map<string, UsageCounts>();

@@ -32,6 +32,19 @@ export function checkEnv(env: string): string {
   return env;
 }
 
+// Tenants and environments: short lower-case words, so they read the same everywhere they appear.
+const LABEL = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** A tenant or environment name, lower-cased; `fallback` when not given. */
+export function checkLabel(kind: 'tenant' | 'environment', value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  if (!LABEL.test(n)) {
+    throw new UsageError(`invalid ${kind} name '${printable(String(value))}': use 1-32 lower-case letters, digits or '-', starting with a letter`);
+  }
+  return n;
+}
+
 /** Trims and lower-cases host patterns and drops duplicates; pattern syntax is policy/'s job. */
 export function normalizeHosts(hosts: readonly string[], what: string, allowEmpty: boolean): string[] {
   if (!Array.isArray(hosts)) throw new UsageError(`${what} must be a list of hosts`);

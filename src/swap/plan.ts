@@ -32,42 +32,46 @@ export function planSwaps(ex: Exchange, deps: SwapDeps): SwapOutcome {
   const found = findTokens(ex.headers, ex.path);
   if (found.length === 0) return { ok: true, plan: { headers: ex.headers, path: ex.path, swaps: [], reflections: [] } };
 
-  const owned: { found: FoundToken; secret: SecretInfo }[] = [];
+  const owned: { found: FoundToken; secret: SecretInfo; version: number | null }[] = [];
   for (const f of found) {
     const resolution = f.malformed ? undefined : deps.resolveToken(f.token);
     if (!resolution || resolution.sandboxId !== ex.sandbox.id) {
       return refuse('GW_TOKEN_UNKNOWN', f.malformed ? 'malformed token' : 'token unknown to this sandbox', []);
     }
-    owned.push({ found: f, secret: resolution.secret });
+    owned.push({ found: f, secret: resolution.secret, version: resolution.version });
   }
 
   const outOfScope = owned.filter((o) => !deps.inScope(o.secret.hosts, ex.target));
   if (outOfScope.length > 0) {
-    return refuse('GW_TOKEN_SCOPE', 'token used outside its secret\'s hosts', outOfScope.map((o) => label(o.secret)));
+    return refuse('GW_TOKEN_SCOPE', 'token used outside its secret\'s hosts', outOfScope.map(label));
   }
 
   const req: MutableRequest = { headers: ex.headers.map(([n, v]) => [n, v]), query: queryParams(ex.path) };
   const misplaced = owned.filter((o) => !schemeFor(o.secret.scheme).accepts(req, o.found.location, o.found.token));
   if (misplaced.length > 0) {
-    return refuse('GW_TOKEN_PLACEMENT', 'token outside its scheme\'s place', misplaced.map((o) => label(o.secret)));
+    return refuse('GW_TOKEN_PLACEMENT', 'token outside its scheme\'s place', misplaced.map(label));
   }
 
   const swaps = new Map<string, AppliedSwap>();
   const reflections: Reflection[] = [];
   const applied = new Set<string>();
-  for (const { found: f, secret } of owned) {
+  for (const o of owned) {
+    const { found: f, secret, version } = o;
     const key = `${locationKey(f)}\u0000${f.token}`;
     if (applied.has(key)) continue; // the same token twice in one place is replaced in one go
     applied.add(key);
+    // No version: the secret has no value in the sandbox's environment (binding checks this;
+    // only a database changed by hand gets here).
+    if (version === null) return refuse('GW_SECRET_UNAVAILABLE', 'secret has no value in this environment', [label(o)]);
     let value: SecretValue;
     try {
-      value = deps.secretValue(secret.id, secret.currentVersion);
+      value = deps.secretValue(secret.id, version);
     } catch {
-      return refuse('GW_SECRET_UNAVAILABLE', 'secret could not be decrypted', [label(secret)]);
+      return refuse('GW_SECRET_UNAVAILABLE', 'secret could not be decrypted', [label(o)]);
     }
     const plain = value.expose();
     reflections.push({ real: plain, standIn: f.token }, ...schemeFor(secret.scheme).apply(req, f.location, f.token, plain));
-    swaps.set(secret.id, { secretId: secret.id, secretName: secret.name, version: secret.currentVersion, token: f.token });
+    swaps.set(secret.id, { secretId: secret.id, secretName: secret.name, version, token: f.token });
   }
   return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections: expandReflections(reflections) } };
 }
@@ -76,8 +80,9 @@ function refuse(code: 'GW_TOKEN_UNKNOWN' | 'GW_TOKEN_SCOPE' | 'GW_TOKEN_PLACEMEN
   return { ok: false, error: new GatewayError(code, detail), secrets };
 }
 
-function label(secret: SecretInfo): string {
-  return `${secret.name}@${secret.currentVersion}`;
+/** `name@version` as the network log records it; the version is the sandbox environment's. */
+function label(o: { secret: SecretInfo; version: number | null }): string {
+  return `${o.secret.name}@${o.version ?? '-'}`;
 }
 
 function locationKey(f: FoundToken): string {

@@ -78,10 +78,10 @@ describe('reveal is refused and audited', () => {
     const r = cli(['secret', 'reveal', 'gh', '--reason', 'incident 42: verify key']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^standin: refused: revealing secret values is disabled[^\n]*\n$/);
+    expect(r.stderr).toMatch(/^standin: refused: the CLI never prints a value; break glass through the control API[^\n]*\n$/);
     fails(2, ['secret', 'reveal', 'nope', '--reason', 'probing']);
     const events = json<{ action: string; target: string; detail: Record<string, unknown> }[]>(ok(['audit', '--action', 'secret.reveal', '--json']));
-    expect(events.map((e) => [e.target, e.detail.reason, e.detail.outcome])).toEqual([['gh', 'incident 42: verify key', 'denied'], ['nope', 'probing', 'denied']]);
+    expect(events.map((e) => [e.target, e.detail.reason, e.detail.allowed])).toEqual([['gh', 'incident 42: verify key', false], ['nope', 'probing', false]]);
   });
 });
 
@@ -103,8 +103,8 @@ describe('audit filters', () => {
 describe('secret usage', () => {
   it('reads the network log per version, sandbox and host', () => {
     const db = new Database(join(home, 'standin.db'));
-    const insert = db.prepare(`INSERT INTO network_log (request_id, at, sandbox, method, scheme, host, port, path, status, decision, secrets, bytes_in, bytes_out, duration_ms)
-      VALUES (?, ?, ?, 'GET', 'https', ?, 443, '/', ?, ?, ?, 0, 0, 1)`);
+    const insert = db.prepare(`INSERT INTO network_log (request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets, bytes_in, bytes_out, duration_ms)
+      VALUES (?, ?, 'default', ?, 'GET', 'https', ?, 443, '/', ?, ?, ?, 0, 0, 1)`);
     const t = Date.now();
     insert.run('r1', t - 3000, 'agent', 'api.github.com', 200, 'swapped', '["gh@1"]');
     insert.run('r2', t - 2000, 'ci', 'github.com', 200, 'swapped', '["gh@1","tmpl@1"]');
@@ -117,7 +117,7 @@ describe('secret usage', () => {
     expect(u.sandboxes.map((s) => [s.sandbox, s.requests])).toEqual([['agent', 2], ['ci', 1]]);
     const text = ok(['secret', 'usage', 'gh']);
     expect(text).toContain('secret gh: 3 requests (2 swapped, 1 refused, 0 failed)');
-    expect(text).toMatch(/v1 \(current\)\s+3\s+2\s+1\s+0/);
+    expect(text).toMatch(/v1 \(default, current\)\s+3\s+2\s+1\s+0/);
     expect(ok(['secret', 'usage', 'rot'])).toBe('secret rot has not been used\n');
     fails(2, ['secret', 'usage', 'nope']);
   });
@@ -130,7 +130,7 @@ describe('export and import', () => {
     for (const v of Object.values(PLANTED)) expect(exported).not.toContain(v);
     expect(exported).not.toContain('standin_');
     const defs = json<{ secrets: { name: string }[]; sandboxes: unknown[] }>(exported);
-    expect(defs.sandboxes).toEqual([{ name: 'agent', allowHosts: ['api.github.com'], bindings: { GITHUB_TOKEN: 'gh', X_AUTH: 'tmpl' } }]);
+    expect(defs.sandboxes).toEqual([{ name: 'agent', environment: 'default', allowHosts: ['api.github.com'], bindings: { GITHUB_TOKEN: 'gh', X_AUTH: 'tmpl' } }]);
     const file = join(root, 'defs.json');
     writeFileSync(file, exported);
 

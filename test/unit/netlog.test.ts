@@ -28,6 +28,7 @@ function row(extra: Partial<NetLogRow> = {}): NetLogRow {
     requestId: `req-${seq}`,
     at: 1_700_000_000_000 + seq,
     sandbox: 'agent',
+    tenant: 'default',
     method: 'GET',
     scheme: 'https',
     host: 'api.example.com',

@@ -43,7 +43,7 @@ describe('version retention', () => {
     for (let i = 2; i <= 7; i++) store.rotateSecret('s', v(`s-v${i}`), 'cli:alice');
     expect(store.getSecret('s')).toMatchObject({ currentVersion: 7, versions: [3, 4, 5, 6, 7], keepVersions: 5 });
     const last = store.listAudit({ action: 'secret.rotate' }).at(-1);
-    expect(last?.detail).toEqual({ from: 6, to: 7, keep: 5, pruned: [2] });
+    expect(last?.detail).toEqual({ environment: 'default', from: 6, to: 7, keep: 5, pruned: [2] });
     expect(() => store.secretValue(store.getSecret('s')!.id, 2)).toThrow();
     expect(store.secretValue(store.getSecret('s')!.id, 3).expose()).toBe('s-v3');
   });
@@ -135,7 +135,7 @@ describe('secret usage from the network log', () => {
   it('counts rows per version, sandbox and host; names are case-insensitive and exact', () => {
     const w = createNetLogWriter(db);
     const row = (at: number, sandbox: string, host: string, decision: NetLogRow['decision'], secrets: string[]): NetLogRow => ({
-      requestId: `r${at}`, at, sandbox, method: 'GET', scheme: 'https', host, port: 443, path: '/', status: 200, decision, secrets,
+      requestId: `r${at}`, at, sandbox, tenant: 'default', method: 'GET', scheme: 'https', host, port: 443, path: '/', status: 200, decision, secrets,
       bytesIn: 0, bytesOut: 0, durationMs: 1, upstreamIp: null, errorCode: null,
     });
     w.record(row(10, 'sb1', 'api.openai.com', 'swapped', ['OpenAI@1']));
@@ -143,13 +143,13 @@ describe('secret usage from the network log', () => {
     w.record(row(30, 'sb2', 'evil.test', 'token_misuse', ['openai@2']));
     w.record(row(40, 'sb2', 'api.openai.com', 'swapped', ['openai-x@2', 'openaiz@1']));
     w.close();
-    const u = secretUsage(db, 'openai');
+    const u = secretUsage(db, 'default', 'openai');
     expect(u).toMatchObject({ requests: 3, swapped: 2, refused: 1, firstUsed: 10, lastUsed: 30 });
     expect(u.versions.map((x) => [x.version, x.requests, x.lastUsed])).toEqual([[2, 2, 30], [1, 1, 10]]);
     expect(u.sandboxes.map((x) => [x.sandbox, x.requests])).toEqual([['sb2', 1], ['sb1', 2]]);
     expect(u.hosts.map((x) => [x.host, x.swapped, x.refused])).toEqual([['evil.test', 0, 1], ['api.openai.com', 2, 0]]);
-    expect(secretUsage(db, 'openai', 25).requests).toBe(1);
-    expect(secretUsage(db, 'nothing').requests).toBe(0);
+    expect(secretUsage(db, 'default', 'openai', 25).requests).toBe(1);
+    expect(secretUsage(db, 'default', 'nothing').requests).toBe(0);
   });
 });
 
@@ -164,7 +164,7 @@ describe('export and import of definitions', () => {
     expect(JSON.stringify(defs)).not.toContain('PLANTED');
     expect(JSON.stringify(defs)).not.toContain('standin_');
     expect(definitionProblems(defs)).toEqual([]);
-    expect(defs.sandboxes).toEqual([{ name: 'agent', allowHosts: ['api.example.com'], bindings: { GH: 'gh', OPENAI_API_KEY: 'openai' } }]);
+    expect(defs.sandboxes).toEqual([{ name: 'agent', environment: 'default', allowHosts: ['api.example.com'], bindings: { GH: 'gh', OPENAI_API_KEY: 'openai' } }]);
     expect(defs.secrets.map((s) => s.scheme)).toEqual(['bearer,basic:x-access-token', 'bearer']);
 
     const db2 = openDatabase(path.join(dir, 'other.db'));

@@ -58,7 +58,7 @@ describe('database and migrations', () => {
     const b = openDatabase(file);
     expect(userVersion(b)).toBe(SCHEMA_VERSION);
     const tables = b.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['api_keys', 'audit', 'bindings', 'network_log', 'sandboxes', 'secret_versions', 'secrets']);
+    expect(tables).toEqual(['api_keys', 'audit', 'bindings', 'network_log', 'sandboxes', 'secret_current', 'secret_versions', 'secrets', 'tenants']);
     b.close();
   });
 
@@ -67,14 +67,14 @@ describe('database and migrations', () => {
     const cols = db.prepare('PRAGMA table_info(network_log)').all() as { name: string; notnull: number }[];
     expect(cols.map((c) => c.name)).toEqual([
       'id', 'request_id', 'at', 'sandbox', 'method', 'scheme', 'host', 'port', 'path', 'status', 'decision',
-      'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code',
+      'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'tenant',
     ]);
     const nullable = cols.filter((c) => c.notnull === 0).map((c) => c.name);
-    expect(nullable).toEqual(['id', 'sandbox', 'upstream_ip', 'error_code']);
+    expect(nullable).toEqual(['id', 'sandbox', 'upstream_ip', 'error_code', 'tenant']);
     const indexed = (db.prepare("SELECT name FROM pragma_index_list('network_log')").pluck().all() as string[])
       .map((n) => (db.prepare(`SELECT name FROM pragma_index_info('${n}')`).pluck().all() as string[]).join(','))
       .sort();
-    expect(indexed).toEqual(['at', 'decision,at', 'host,at', 'request_id', 'sandbox,at']);
+    expect(indexed).toEqual(['at', 'decision,at', 'host,at', 'request_id', 'sandbox,at', 'tenant,at']);
     db.close();
   });
 

@@ -7,10 +7,13 @@ import type { SecretInfo, TokenResolution, SchemeSpec } from '../../src/store/ty
 import type { Exchange, HeaderList } from '../../src/swap/types.js';
 
 function secret(name: string, scheme: SchemeSpec, hosts = ['api.example.com']): SecretInfo {
-  return { id: `id-${name}`, name, scheme, hosts, provider: null, currentVersion: 3, versions: [1, 2, 3], createdAt: 0, updatedAt: 0 };
+  return {
+    id: `id-${name}`, tenant: 'default', name, scheme, hosts, provider: null, currentVersion: 3, versions: [1, 2, 3],
+    environments: [{ name: 'default', currentVersion: 3, versions: [1, 2, 3] }], createdAt: 0, updatedAt: 0,
+  };
 }
 
-const sandbox = { id: 'sb1', name: 'sb', allowHosts: [], createdAt: 0 };
+const sandbox = { id: 'sb1', tenant: 'default', name: 'sb', environment: 'default', allowHosts: [], createdAt: 0 };
 const target = { host: 'api.example.com', port: 443, kind: 'name' as const };
 const bearer = generateToken('sk-');
 const header = generateToken();
@@ -18,11 +21,11 @@ const basic = generateToken();
 const query = generateToken();
 const foreign = generateToken();
 const table = new Map<string, TokenResolution>([
-  [bearer, { token: bearer, sandboxId: 'sb1', env: 'A', secret: secret('openai', { kind: 'bearer' }) }],
-  [header, { token: header, sandboxId: 'sb1', env: 'B', secret: secret('anthropic', { kind: 'header', header: 'x-api-key' }) }],
-  [basic, { token: basic, sandboxId: 'sb1', env: 'C', secret: secret('twilio', { kind: 'basic' }) }],
-  [query, { token: query, sandboxId: 'sb1', env: 'D', secret: secret('maps', { kind: 'query', param: 'key' }) }],
-  [foreign, { token: foreign, sandboxId: 'sb2', env: 'A', secret: secret('openai', { kind: 'bearer' }) }],
+  [bearer, { token: bearer, sandboxId: 'sb1', env: 'A', secret: secret('openai', { kind: 'bearer' }), version: 3 }],
+  [header, { token: header, sandboxId: 'sb1', env: 'B', secret: secret('anthropic', { kind: 'header', header: 'x-api-key' }), version: 3 }],
+  [basic, { token: basic, sandboxId: 'sb1', env: 'C', secret: secret('twilio', { kind: 'basic' }), version: 3 }],
+  [query, { token: query, sandboxId: 'sb1', env: 'D', secret: secret('maps', { kind: 'query', param: 'key' }), version: 3 }],
+  [foreign, { token: foreign, sandboxId: 'sb2', env: 'A', secret: secret('openai', { kind: 'bearer' }), version: 3 }],
 ]);
 const values: Record<string, string> = { 'id-openai': 'REAL-BEARER', 'id-anthropic': 'REAL-HEADER', 'id-twilio': 'REAL-PASS', 'id-maps': 'REAL QUERY/&' };
 const deps: SwapDeps = {
