@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, type ProxyLimits } from './proxy/deps.js';
 import { createProxyServer } from './proxy/server.js';
 import { SandboxConnections } from './proxy/connection-limit.js';
 import { SecretValueCache } from './proxy/secret-cache.js';
+import { ReflectionCache } from './swap/reflection-cache.js';
 import { networkInterfaces } from 'node:os';
 import type { Store } from './store/types.js';
 
@@ -74,6 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     self: { ports: selfPorts, addresses: interfaceAddresses() },
     connections: new SandboxConnections(limits.connectionsPerSandbox),
     secretValues: new SecretValueCache(1_000, (id, version) => options.store.secretValue(id, version)),
+    reflections: new ReflectionCache(1_000),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   selfPorts.add(address.port);

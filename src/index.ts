@@ -12,6 +12,7 @@ export {
   type CreateSecretInput,
   type EnvOptions,
   type LogQuery,
+  type RevealInput,
   type StandinClientOptions,
 } from './sdk/client.js';
 export type {
@@ -21,9 +22,11 @@ export type {
   LogRow,
   Problem,
   ProviderMeta,
+  RevealedSecret,
   Role,
   SandboxCreated,
   SandboxEnv,
   SandboxMeta,
+  SecretEnvironmentMeta,
   SecretMeta,
 } from './control/wire.js';

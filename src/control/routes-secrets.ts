@@ -185,14 +185,21 @@ export function secretRoutes(deps: ControlDeps): Route[] {
         const reason = b.reason.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
         const s = ctx.store.getSecret(ctx.params.name ?? '');
         const version = s?.environments.find((e) => e.name === environment)?.currentVersion;
-        const attempt = { reason, environment, ...(version !== undefined ? { version } : {}) };
+        // Every attempt is recorded, allowed or not, before anything else can fail.
+        const allowed = ctx.caller.canReveal && version !== undefined;
+        const target = s?.name ?? String(ctx.params.name).replace(/[^\x21-\x7e]/g, '?').slice(0, 63);
+        ctx.store.audit(ctx.caller.actor, 'secret.reveal', target, {
+          reason,
+          environment,
+          ...(version !== undefined ? { version } : {}),
+          ...(s === undefined ? { exists: false } : {}),
+          allowed,
+        });
         if (!ctx.caller.canReveal) {
-          ctx.store.audit(ctx.caller.actor, 'secret.reveal', s?.name ?? String(ctx.params.name).slice(0, 63), { ...attempt, allowed: false });
           throw new ControlError('CTL_FORBIDDEN', 'this API key has no reveal permission (granted only with `standin apikey create --allow-reveal`)');
         }
         if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such secret');
         if (version === undefined) throw new ControlError('CTL_NOT_FOUND', 'the secret has no value in this environment');
-        ctx.store.audit(ctx.caller.actor, 'secret.reveal', s.name, { ...attempt, allowed: true });
         const value = ctx.store.secretValue(s.id, version).expose();
         return { status: 200, json: { name: s.name, environment, version, value } };
       },

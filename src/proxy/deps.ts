@@ -5,6 +5,7 @@ import type { LeafContextCache } from '../ca/types.js';
 import type { NetLogWriter } from '../netlog/types.js';
 import type { SelfAddresses } from '../policy/egress.js';
 import type { CheckedAddress, ResolverOptions, Target } from '../policy/types.js';
+import type { ReflectionCache } from '../swap/reflection-cache.js';
 import type { SandboxInfo, Store } from '../store/types.js';
 import type { SandboxConnections } from './connection-limit.js';
 import type { SecretValueCache } from './secret-cache.js';
@@ -50,6 +51,7 @@ export interface ProxyDeps {
   self: SelfAddresses;
   connections: SandboxConnections;
   secretValues: SecretValueCache;
+  reflections: ReflectionCache;
 }
 
 /** What an intercepted tunnel was authorised for at CONNECT time. */

@@ -1,6 +1,6 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { pipeline, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { CheckedAddress, Target } from '../policy/types.js';
 import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
@@ -10,6 +10,7 @@ import type { HeaderList } from '../swap/types.js';
 import type { ProxyDeps } from './deps.js';
 import type { ExchangeRecord } from './exchange-record.js';
 import { sendProblem } from './problem.js';
+import { collectBody, relayBody } from './relay.js';
 import { upstreamError } from './upstream-errors.js';
 
 export interface Outbound {
@@ -40,7 +41,12 @@ export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerRespon
     setHost: false,
     agent: out.tls ? deps.httpsAgent : deps.httpAgent,
   });
+  let failed = false;
+  // The first failure decides the answer; later ones (an abort after a reset) are its echoes and
+  // must not cut off the problem response the first one is sending.
   const fail = (e: unknown): void => {
+    if (failed) return;
+    failed = true;
     const err = upstreamError(e);
     record.fail(err);
     upstream.destroy();
@@ -75,14 +81,18 @@ export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerRespon
 }
 
 function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, fail: (e: unknown) => void): void {
-  const connectTimer = setTimeout(() => fail(new GatewayError('GW_UPSTREAM_TIMEOUT', 'connect')), deps.limits.upstreamConnectMs);
-  connectTimer.unref();
-  const connected = (): void => clearTimeout(connectTimer);
-  upstream.on('socket', (socket) => {
-    if (upstream.reusedSocket) connected();
-    else socket.once(tls ? 'secureConnect' : 'connect', connected);
-  });
-  upstream.on('close', connected);
+  // The agent hands out a free keep-alive socket synchronously (and marks the request): then
+  // there is nothing to connect and no connect deadline to arm and clear on every request.
+  if (!upstream.reusedSocket) {
+    const connectTimer = setTimeout(() => fail(new GatewayError('GW_UPSTREAM_TIMEOUT', 'connect')), deps.limits.upstreamConnectMs);
+    connectTimer.unref();
+    const connected = (): void => clearTimeout(connectTimer);
+    upstream.on('socket', (socket) => {
+      if (upstream.reusedSocket) connected();
+      else socket.once(tls ? 'secureConnect' : 'connect', connected);
+    });
+    upstream.on('close', connected);
+  }
   upstream.setTimeout(deps.limits.upstreamResponseMs, () => fail(new GatewayError('GW_UPSTREAM_TIMEOUT', 'idle')));
 }
 
@@ -90,35 +100,56 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
   const status = upRes.statusCode ?? 502;
   let headers = stripForClient(fromRaw(upRes.rawHeaders));
   const scrubber = out.scrubber?.active ? out.scrubber : undefined;
-  const stages: Transform[] = [];
-
-  if (scrubber) {
-    headers = headers.map(([k, v]) => [k, scrubber.scrubString(v)]);
-    const coding = parseCoding(headerValue(headers, 'content-encoding'));
-    if (coding === undefined) throw new GatewayError('GW_UPSTREAM_PROTOCOL', 'response coding cannot be scrubbed');
-    headers = withoutHeader(headers, 'content-length');
-    if (coding === 'identity') {
-      stages.push(scrubber.stream());
-    } else {
-      const { decode, encode } = codecFor(coding);
-      stages.push(decode, new InflationGuard(() => record.bytesIn), scrubber.stream(), encode);
-    }
-  }
-  record.status = status;
   const message = safeStatusMessage(upRes.statusMessage);
-  res.writeHead(status, scrubber && message !== undefined ? scrubber.scrubString(message) : message, toRaw(headers));
+  const coding = scrubber ? parseCoding(headerValue(headers, 'content-encoding')) : 'identity';
+  if (coding === undefined) throw new GatewayError('GW_UPSTREAM_PROTOCOL', 'response coding cannot be scrubbed');
+  record.status = status;
   upRes.on('data', (chunk: Buffer) => (record.bytesIn += chunk.length));
-  if (stages.length === 0) {
-    // Untouched bodies: a plain pipe keeps backpressure without pipeline's per-call machinery.
-    upRes.on('error', fail);
-    upRes.on('aborted', () => fail(new GatewayError('GW_UPSTREAM_PROTOCOL', 'response aborted')));
-    res.on('close', () => upRes.destroy());
-    upRes.pipe(res);
+  if (!scrubber) {
+    res.writeHead(status, message, toRaw(headers));
+    relayBody(upRes, res, undefined, fail);
     return;
   }
-  pipeline([upRes, ...stages, res], (e) => {
+
+  headers = headers.map(([k, v]) => [k, scrubber.scrubString(v)]);
+  const scrubbedMessage = message !== undefined ? scrubber.scrubString(message) : undefined;
+  const length = smallBodyLength(upRes, out.method);
+  headers = withoutHeader(headers, 'content-length');
+  if (coding === 'identity' && length !== undefined) {
+    // Most API responses: scrub the whole body at once and answer with its exact length.
+    collectBody(upRes, length, fail, (body) => {
+      const scrubbed = scrubber.scrubChunk(body, true).out;
+      res.writeHead(status, scrubbedMessage, toRaw([...headers, ['Content-Length', String(scrubbed.length)]]));
+      res.end(scrubbed);
+    });
+    return;
+  }
+  res.writeHead(status, scrubbedMessage, toRaw(headers));
+  if (coding === 'identity') {
+    relayBody(upRes, res, scrubber.state(), fail);
+    return;
+  }
+  const { decode, encode } = codecFor(coding);
+  pipeline([upRes, decode, new InflationGuard(() => record.bytesIn), scrubber.stream(), encode, res], (e) => {
     if (e) fail(e);
   });
+}
+
+// Swapped bodies up to this size are scrubbed whole instead of streamed (see relayResponse).
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * The body length when the response has a body of known length up to SMALL_BODY; undefined
+ * otherwise (streamed). HEAD answers and 1xx/204/304 have no body whatever Content-Length says.
+ */
+function smallBodyLength(upRes: IncomingMessage, method: string): number | undefined {
+  const status = upRes.statusCode ?? 0;
+  if (method === 'HEAD' || status < 200 || status === 204 || status === 304) return undefined;
+  if (upRes.headers['transfer-encoding'] !== undefined) return undefined;
+  const raw = upRes.headers['content-length'];
+  if (raw === undefined || !/^\d{1,9}$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return n <= SMALL_BODY ? n : undefined;
 }
 
 /** Whether a request has a body to stream upstream (RFC 9112 §6.3: only CL or TE say so). */

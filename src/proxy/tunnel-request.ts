@@ -6,7 +6,6 @@ import { restrictAcceptEncoding } from '../swap/body-codec.js';
 import { fromRaw, mapHeader, stripHopByHop, withoutHeader } from '../swap/headers.js';
 import type { HeaderList } from '../swap/types.js';
 import { planSwaps, type SwapDeps, type SwapPlan } from '../swap/plan.js';
-import { Scrubber } from '../swap/scrubber.js';
 import type { ProxyDeps, TunnelContext } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';
 import { forward, hasBody } from './forward.js';
@@ -17,6 +16,7 @@ export function swapDeps(deps: ProxyDeps): SwapDeps {
     resolveToken: (token) => deps.store.resolveToken(token),
     secretValue: (id, version) => deps.secretValues.get(id, version),
     inScope: (hosts, target) => matchesAnyPattern(hosts, target),
+    expand: (reflections) => deps.reflections.expand(reflections),
   };
 }
 
@@ -43,7 +43,7 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
       method: req.method ?? 'GET',
       path: plan.path,
       headers,
-      scrubber: swapped ? new Scrubber(plan.reflections) : undefined,
+      scrubber: swapped ? deps.reflections.scrubber(plan.reflections) : undefined,
     }, record);
   } catch (e) {
     const err = asGatewayError(e);

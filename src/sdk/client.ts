@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import got, { RequestError, type Got, type Method } from 'got';
-import type { AuditEntry, Decision, LogRow, Problem, ProviderMeta, SandboxCreated, SandboxEnv, SandboxMeta, SecretMeta } from '../control/wire.js';
+import type { AuditEntry, Decision, LogRow, Problem, ProviderMeta, RevealedSecret, SandboxCreated, SandboxEnv, SandboxMeta, SecretMeta } from '../control/wire.js';
 
 /**
  * TypeScript client for the standin control API (what a sandbox runtime's sidecar uses).
@@ -28,6 +28,11 @@ export interface StandinClientOptions {
   control?: string;
   /** Needed on TCP (`standin apikey create`). Default: `$STANDIN_API_KEY`. */
   apiKey?: string;
+  /**
+   * The tenant to act in, on the unix socket (default: `default`). An API key belongs to one
+   * tenant; naming another with a key is refused.
+   */
+  tenant?: string;
   /** Per request. Default 10 s. */
   timeoutMs?: number;
   /**
@@ -54,8 +59,16 @@ export interface CreateSecretInput {
   provider?: string;
   /** Host patterns the value may be sent to (`api.example.com`, `*.example.com`, `host:8443`). */
   hosts?: string[];
-  /** `bearer` (default), `basic`, `header:NAME` or `query:NAME`. */
+  /** `bearer` (default), `basic[:USER]`, `header:NAME[=TEMPLATE]`, `query:NAME`, or a comma list. */
   scheme?: string;
+  /** The environment this first value is for (default `default`); add others with `rotate`. */
+  environment?: string;
+}
+
+export interface RevealInput {
+  /** Why the value is needed (8-500 characters); kept in the audit trail. */
+  reason: string;
+  environment?: string;
 }
 
 export interface CreateSandboxInput extends EnvOptions {
@@ -64,6 +77,8 @@ export interface CreateSandboxInput extends EnvOptions {
   secrets?: Record<string, string>;
   /** Egress policy: host patterns the sandbox may reach; empty or absent means any public host. */
   allowHosts?: string[];
+  /** The environment whose values of its secrets the sandbox gets (default `default`). */
+  environment?: string;
 }
 
 export interface LogQuery {
@@ -135,9 +150,20 @@ export class StandinClient {
     create: (input: CreateSecretInput): Promise<SecretMeta> => this.#call({ method: 'POST', path: '/v1/secrets', json: input }),
     list: (): Promise<SecretMeta[]> => this.#call({ method: 'GET', path: '/v1/secrets' }),
     get: (name: string): Promise<SecretMeta> => this.#call({ method: 'GET', path: `/v1/secrets/${enc(name)}` }),
-    /** Adds a version with the new value and makes it current (tokens keep working). */
-    rotate: (name: string, value: string): Promise<SecretMeta> => this.#call({ method: 'POST', path: `/v1/secrets/${enc(name)}/rotate`, json: { value } }),
-    rollback: (name: string): Promise<SecretMeta> => this.#call({ method: 'POST', path: `/v1/secrets/${enc(name)}/rollback` }),
+    /**
+     * Adds a version with the new value and makes it current (tokens keep working); with
+     * `environment`, for that environment (its first value there, or the next).
+     */
+    rotate: (name: string, value: string, options: { environment?: string } = {}): Promise<SecretMeta> =>
+      this.#call({ method: 'POST', path: `/v1/secrets/${enc(name)}/rotate`, json: { value, ...options } }),
+    rollback: (name: string, options: { environment?: string } = {}): Promise<SecretMeta> =>
+      this.#call({ method: 'POST', path: `/v1/secrets/${enc(name)}/rollback`, json: options }),
+    /**
+     * Break glass: the current value, only for an API key created with `--allow-reveal`; every
+     * call, allowed or not, is written to the audit trail with its reason.
+     */
+    reveal: (name: string, input: RevealInput): Promise<RevealedSecret> =>
+      this.#call({ method: 'POST', path: `/v1/secrets/${enc(name)}/reveal`, json: input }),
     /** Deletes the secret and every binding that uses it. */
     delete: (name: string): Promise<void> => this.#call({ method: 'DELETE', path: `/v1/secrets/${enc(name)}` }),
   };
@@ -214,7 +240,10 @@ export class StandinClient {
       throwHttpErrors: false,
       retry: { limit: 0 },
       timeout: { request: options.timeoutMs ?? 10_000 },
-      headers: apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` },
+      headers: {
+        ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
+        ...(options.tenant === undefined ? {} : { 'standin-tenant': options.tenant }),
+      },
     });
   }
 

@@ -11,6 +11,8 @@ export interface SwapDeps {
   resolveToken(token: string): TokenResolution | undefined;
   secretValue(secretId: string, version: number): SecretValue;
   inScope(hosts: readonly string[], target: Target): boolean;
+  /** Expands reflections into their encoded forms (a cache may return a shared, read-only array). */
+  expand?(reflections: readonly Reflection[]): Reflection[];
 }
 
 export interface SwapPlan {
@@ -73,7 +75,7 @@ export function planSwaps(ex: Exchange, deps: SwapDeps): SwapOutcome {
     reflections.push({ real: plain, standIn: f.token }, ...schemeFor(secret.scheme).apply(req, f.location, f.token, plain));
     swaps.set(secret.id, { secretId: secret.id, secretName: secret.name, version, token: f.token });
   }
-  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections: expandReflections(reflections) } };
+  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections: (deps.expand ?? expandReflections)(reflections) } };
 }
 
 function refuse(code: 'GW_TOKEN_UNKNOWN' | 'GW_TOKEN_SCOPE' | 'GW_TOKEN_PLACEMENT' | 'GW_SECRET_UNAVAILABLE', detail: string, secrets: string[]): SwapOutcome {

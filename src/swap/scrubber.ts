@@ -49,17 +49,27 @@ export class Scrubber {
 
   /** Scrubs `buf`; returns the output and the tail held back for the next chunk. */
   scrubChunk(buf: Buffer, final: boolean): { out: Buffer; carry: Buffer } {
+    let m = this.nextMatch(buf, 0);
+    if (!m) {
+      // The common case (no real value in this chunk): no copy of the chunk, only of the tail.
+      const keep = final ? 0 : this.partialSuffix(buf, 0);
+      return { out: buf.subarray(0, buf.length - keep), carry: keep === 0 ? EMPTY : Buffer.from(buf.subarray(buf.length - keep)) };
+    }
     const parts: Buffer[] = [];
     let pos = 0;
-    for (;;) {
-      const m = this.nextMatch(buf, pos);
-      if (!m) break;
+    while (m) {
       parts.push(buf.subarray(pos, m.index), m.needle.replace);
       pos = m.index + m.needle.find.length;
+      m = this.nextMatch(buf, pos);
     }
     const keep = final ? 0 : this.partialSuffix(buf, pos);
     parts.push(buf.subarray(pos, buf.length - keep));
     return { out: Buffer.concat(parts), carry: Buffer.from(buf.subarray(buf.length - keep)) };
+  }
+
+  /** Incremental scrubbing for a relay that does not go through a Transform stream. */
+  state(): ScrubState {
+    return new ScrubState(this);
   }
 
   stream(): Transform {
@@ -79,9 +89,12 @@ export class Scrubber {
   private partialSuffix(buf: Buffer, from: number): number {
     let longest = 0;
     for (const { find } of this.needles) {
+      const first = find[0];
       const max = Math.min(find.length - 1, buf.length - from);
       for (let len = max; len > longest; len--) {
-        if (buf.compare(find, 0, len, buf.length - len, buf.length) === 0) {
+        // One byte comparison first: a full compare for every length of every needle cost more
+        // than the search itself on a large body.
+        if (buf[buf.length - len] === first && buf.compare(find, 0, len, buf.length - len, buf.length) === 0) {
           longest = len;
           break;
         }
@@ -91,23 +104,45 @@ export class Scrubber {
   }
 }
 
-class ScrubStream extends Transform {
-  private carry: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
 
-  constructor(private readonly scrubber: Scrubber) {
-    super();
-  }
+/** A scrubber's position in one body: the tail held back because it could still become a match. */
+export class ScrubState {
+  private carry: Buffer = EMPTY;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  constructor(private readonly scrubber: Scrubber) {}
+
+  /** Scrubbed output for `chunk` (possibly empty: part of it may be held back). */
+  push(chunk: Buffer): Buffer {
     const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
     const { out, carry } = this.scrubber.scrubChunk(input, false);
     this.carry = carry;
+    return out;
+  }
+
+  /** Whatever was held back, scrubbed, at the end of the body. */
+  end(): Buffer {
+    const { out } = this.scrubber.scrubChunk(this.carry, true);
+    this.carry = EMPTY;
+    return out;
+  }
+}
+
+class ScrubStream extends Transform {
+  private readonly state: ScrubState;
+
+  constructor(scrubber: Scrubber) {
+    super();
+    this.state = scrubber.state();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const out = this.state.push(chunk);
     done(null, out.length > 0 ? out : undefined);
   }
 
   override _flush(done: TransformCallback): void {
-    const { out } = this.scrubber.scrubChunk(this.carry, true);
-    this.carry = Buffer.alloc(0);
+    const out = this.state.end();
     done(null, out.length > 0 ? out : undefined);
   }
 }

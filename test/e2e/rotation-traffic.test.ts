@@ -63,13 +63,21 @@ describe('rotation under traffic', () => {
         agent.destroy();
       }
     };
+    // Each version serves some requests before the next rotation (a loaded machine can be slow to
+    // send the first ones): wait for a few answers, at least 100 ms, at most 10 s.
+    const settle = async (): Promise<void> => {
+      const target = statuses.length + 2 * WORKERS;
+      const deadline = Date.now() + 10_000;
+      await new Promise((r) => setTimeout(r, 100));
+      while (statuses.length < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
     const rotator = async (): Promise<void> => {
       for (let n = 2; n <= ROTATIONS; n++) {
-        await new Promise((r) => setTimeout(r, 100));
+        await settle();
         h.store.rotateSecret('rot', new SecretValue(value(n)), 'test');
         rotated = n;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await settle();
       running = false;
     };
     await Promise.all([rotator(), ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
