@@ -4,6 +4,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { homePaths, loadMasterKey, resolveHome, type HomePaths } from '../config/home.js';
 import { openDatabase, type Db } from '../store/database.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { pendingKeyPath, readPendingKey } from './masterkey-file.js';
 import { DEFAULT_TENANT, type Store } from '../store/types.js';
 import { checkLabel, printable } from '../store/validate.js';
 
@@ -60,8 +61,12 @@ export function createContext(
       if (store !== undefined) return store;
       const p = getPaths();
       if (!existsSync(p.db)) throw notInitialised(p);
-      const { key } = loadMasterKey(p, env);
-      store = new SqliteStore(getDb(), key, { tenant: tenantName() });
+      const { key, source } = loadMasterKey(p, env);
+      // After `masterkey rotate` in another process, a long-running command (serve) takes the
+      // new key from the key file, or from the pending file while the rotation is finishing.
+      const reloadKey = (): Buffer[] =>
+        source === 'file' ? [loadMasterKey(p, env).key, readPendingKey(pendingKeyPath(p.masterKey))].filter((k): k is Buffer => k !== undefined) : [];
+      store = new SqliteStore(getDb(), key, { tenant: tenantName(), reloadKey });
       return store;
     },
     tenant: () => {

@@ -7,7 +7,10 @@ import type { CliContext } from './context.js';
 import { out } from './output.js';
 import { commitKeyFile, keyFromEnvVar, pendingKeyPath, readPendingKey, removeQuietly, writePendingKey } from './masterkey-file.js';
 
-const RESTART = 'restart `standin serve` if it is running: it keeps the old key in memory';
+// A running serve notices the rotation (an epoch in the database) and reloads the key file; a
+// key given in the environment cannot be reloaded from anywhere.
+const PICKED_UP = 'a running `standin serve` picks up the new key file by itself';
+const RESTART = 'restart `standin serve` with the new STANDIN_MASTER_KEY if it is running';
 
 /**
  * `standin masterkey rotate`: re-encrypts every stored value under a new master key. With the key
@@ -42,7 +45,7 @@ export function registerMasterKey(program: Command, ctx: CliContext, env: NodeJS
       const leftover = readPendingKey(pending);
       if (leftover !== undefined && keyInUse(db, old, leftover) === 'new') {
         commitKeyFile(pending, paths.masterKey);
-        out(`finished an interrupted rotation: ${paths.masterKey} now holds the key the database is under; ${RESTART}`);
+        out(`finished an interrupted rotation: ${paths.masterKey} now holds the key the database is under; ${PICKED_UP}`);
         return;
       }
       removeQuietly(pending);
@@ -56,6 +59,6 @@ export function registerMasterKey(program: Command, ctx: CliContext, env: NodeJS
       }
       commitKeyFile(pending, paths.masterKey);
       out(`re-encrypted ${r.secretVersions} secret versions and ${r.sandboxes} sandbox keys; ${paths.masterKey} holds the new key`);
-      out(RESTART);
+      out(PICKED_UP);
     });
 }

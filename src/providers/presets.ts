@@ -43,13 +43,13 @@ export const PRESETS: readonly Provider[] = [
     notes: 'some clients read GOOGLE_API_KEY instead',
   },
   {
-    id: 'openrouter', name: 'OpenRouter', scheme: bearer,
+    id: 'openrouter', name: 'OpenRouter', scheme: { kind: 'multi', placements: [bearer, { kind: 'header', header: 'x-api-key' }] },
     hosts: ['openrouter.ai'], env: 'OPENROUTER_API_KEY', tokenPrefix: 'sk-or-v1-',
     docs: 'https://openrouter.ai/docs/api-reference/authentication',
   },
   {
     id: 'mistral', name: 'Mistral AI', scheme: bearer,
-    hosts: ['api.mistral.ai'], env: 'MISTRAL_API_KEY', tokenPrefix: '',
+    hosts: ['api.mistral.ai', 'api.eu.mistral.ai', 'api.us.mistral.ai'], env: 'MISTRAL_API_KEY', tokenPrefix: '',
     docs: 'https://docs.mistral.ai/api/',
   },
   {
@@ -59,14 +59,14 @@ export const PRESETS: readonly Provider[] = [
   },
   {
     id: 'huggingface', name: 'Hugging Face', scheme: bearer,
-    hosts: ['huggingface.co', '*.huggingface.co'], env: 'HF_TOKEN', tokenPrefix: 'hf_',
+    hosts: ['huggingface.co', '*.huggingface.co', '*.endpoints.huggingface.cloud'], env: 'HF_TOKEN', tokenPrefix: 'hf_',
     docs: 'https://huggingface.co/docs/hub/security-tokens',
     notes: 'covers the Hub, its file CDN and the inference router (router.huggingface.co)',
   },
   {
     id: 'github', name: 'GitHub (API and git over HTTPS)',
     scheme: { kind: 'multi', placements: [bearer, { kind: 'basic', user: 'x-access-token' }] },
-    hosts: ['api.github.com', 'github.com'], env: 'GITHUB_TOKEN', tokenPrefix: 'ghp_',
+    hosts: ['api.github.com', 'github.com', 'uploads.github.com'], env: 'GITHUB_TOKEN', tokenPrefix: 'ghp_',
     docs: 'https://docs.github.com/en/rest/authentication/authenticating-to-the-rest-api',
     notes: 'git sends Basic with any user and the token as password; upstream gets x-access-token:<value>. gh also reads GH_TOKEN',
   },
@@ -112,7 +112,7 @@ export const PRESETS: readonly Provider[] = [
   },
   {
     id: 'sendgrid', name: 'Twilio SendGrid', scheme: bearer,
-    hosts: ['api.sendgrid.com'], env: 'SENDGRID_API_KEY', tokenPrefix: '',
+    hosts: ['api.sendgrid.com', 'api.eu.sendgrid.com'], env: 'SENDGRID_API_KEY', tokenPrefix: '',
     docs: 'https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/authentication',
     notes: 'real keys start with "SG."; a stand-in cannot (no "." in token prefixes), @sendgrid/client logs a warning and works',
   },

@@ -2,6 +2,7 @@ import { RuntimeError } from '../errors.js';
 import { AuditRepo } from './audit-repo.js';
 import { decryptValue, encryptValue, sandboxAad, secretAad } from './crypto.js';
 import type { Db } from './database.js';
+import { opensDatabase, sampleCiphertext } from './master-key-ring.js';
 import { DEFAULT_TENANT } from './types.js';
 
 /**
@@ -24,6 +25,8 @@ export function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer, actor: stri
   const sandboxes = db.prepare<[], { id: string; proxy_key_enc: Buffer }>('SELECT id, proxy_key_enc FROM sandboxes ORDER BY id');
   const setSandbox = db.prepare<[Buffer, string]>('UPDATE sandboxes SET proxy_key_enc = ? WHERE id = ?');
   const audit = new AuditRepo(db, clock);
+  // Running gateways compare this with the epoch they loaded their key at (master-key-ring.ts).
+  const bumpEpoch = db.prepare('UPDATE master_key_epoch SET epoch = epoch + 1 WHERE id = 1');
   return db.transaction((): RekeyResult => {
     let secretVersions = 0;
     for (const row of versions.all()) {
@@ -37,6 +40,7 @@ export function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer, actor: stri
       setSandbox.run(encryptValue(newKey, reopen(oldKey, row.proxy_key_enc, aad), aad), row.id);
       sandboxCount++;
     }
+    bumpEpoch.run();
     audit.record(DEFAULT_TENANT, actor, 'masterkey.rotate', 'master-key', { ...detail, secretVersions, sandboxes: sandboxCount });
     return { secretVersions, sandboxes: sandboxCount };
   }).immediate();
@@ -47,24 +51,10 @@ export function reencryptAll(db: Db, oldKey: Buffer, newKey: Buffer, actor: stri
  * is encrypted yet. Used to finish a rotation interrupted between the commit and the key file.
  */
 export function keyInUse(db: Db, oldKey: Buffer, newKey: Buffer): 'old' | 'new' | 'empty' | 'neither' {
-  const sample =
-    db.prepare<[], { blob: Buffer; aad: string }>(
-      `SELECT ciphertext AS blob, secret_id || ':' || version AS aad FROM secret_versions LIMIT 1`,
-    ).get() ??
-    db.prepare<[], { blob: Buffer; aad: string }>(`SELECT proxy_key_enc AS blob, 'sandbox:' || id AS aad FROM sandboxes LIMIT 1`).get();
-  if (sample === undefined) return 'empty';
-  if (opens(oldKey, sample.blob, sample.aad)) return 'old';
-  if (opens(newKey, sample.blob, sample.aad)) return 'new';
+  if (sampleCiphertext(db) === undefined) return 'empty';
+  if (opensDatabase(db, oldKey)) return 'old';
+  if (opensDatabase(db, newKey)) return 'new';
   return 'neither';
-}
-
-function opens(key: Buffer, blob: Buffer, aad: string): boolean {
-  try {
-    decryptValue(key, blob, aad);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function reopen(key: Buffer, blob: Buffer, aad: string): string {

@@ -5,6 +5,7 @@ import type { AuditRepo } from './audit-repo.js';
 import type { BindingsRepo } from './bindings-repo.js';
 import { decryptValue, encryptValue, sandboxAad } from './crypto.js';
 import type { Db } from './database.js';
+import type { MasterKeyRing } from './master-key-ring.js';
 import { newId, newProxyKey } from './ids.js';
 import { SANDBOX_COLUMNS, toSandbox, type SandboxAuthRow, type SandboxRow } from './rows.js';
 import { DEFAULT_ENVIRONMENT, type BindingInfo, type CreateSandboxInput, type SandboxInfo } from './types.js';
@@ -19,7 +20,7 @@ const ASCII_NAME = /^[\x21-\x7e]{1,63}$/;
  */
 export class SandboxesRepo {
   readonly #db: Db;
-  readonly #key: Buffer;
+  readonly #keys: MasterKeyRing;
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #bindings: BindingsRepo;
@@ -31,9 +32,9 @@ export class SandboxesRepo {
   readonly #insert: Statement<[string, string, string, string, string, Buffer, Buffer, number]>;
   readonly #delete: Statement<[string]>;
 
-  constructor(db: Db, key: Buffer, clock: () => number, audit: AuditRepo, bindings: BindingsRepo) {
+  constructor(db: Db, keys: MasterKeyRing, clock: () => number, audit: AuditRepo, bindings: BindingsRepo) {
     this.#db = db;
-    this.#key = key;
+    this.#keys = keys;
     this.#clock = clock;
     this.#audit = audit;
     this.#bindings = bindings;
@@ -64,7 +65,7 @@ export class SandboxesRepo {
     return this.#db.transaction(() => {
       if (this.#byName.get(tenant, name) !== undefined) throw new UsageError(`sandbox '${name}' already exists`);
       const hash = createHash('sha256').update(proxyKey, 'utf8').digest();
-      const enc = encryptValue(this.#key, proxyKey, sandboxAad(id));
+      const enc = encryptValue(this.#keys.current(), proxyKey, sandboxAad(id));
       this.#insert.run(id, tenant, name, environment, JSON.stringify(allowHosts), hash, enc, this.#clock());
       const bindings = wanted.map((b) => this.#bindings.put({ id, tenant, name, environment }, b.env, b.secretName, b.tokenPrefix));
       this.#audit.record(tenant, input.actor, 'sandbox.create', name, {
@@ -103,7 +104,7 @@ export class SandboxesRepo {
     const sandbox = this.#require(tenant, name);
     const row = this.#keyEnc.get(sandbox.id);
     if (row === undefined) throw new UsageError(`no sandbox named '${printable(String(name))}'`);
-    return decryptValue(this.#key, row.proxy_key_enc, sandboxAad(sandbox.id));
+    return decryptValue(this.#keys.current(), row.proxy_key_enc, sandboxAad(sandbox.id));
   }
 
   /**

@@ -187,11 +187,22 @@ ALTER TABLE api_keys ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE api_keys ADD COLUMN can_reveal INTEGER NOT NULL DEFAULT 0;
 `;
 
+// Master key rotation (issue #5): bumped in the rotation's transaction, so that a running gateway
+// sees that its key is stale before it encrypts or decrypts anything with it.
+const V5_MASTER_KEY_EPOCH = `
+CREATE TABLE master_key_epoch (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  epoch INTEGER NOT NULL
+);
+INSERT INTO master_key_epoch (id, epoch) VALUES (1, 0);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2_API_KEYS },
   { version: 3, sql: V3_VERSION_RETENTION },
   { version: 4, sql: V4_TENANTS_ENVIRONMENTS, rebuildsTables: true },
+  { version: 5, sql: V5_MASTER_KEY_EPOCH },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

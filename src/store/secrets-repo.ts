@@ -4,6 +4,7 @@ import { SecretValue } from '../secret-value.js';
 import type { AuditRepo } from './audit-repo.js';
 import { decryptValue, encryptValue, secretAad } from './crypto.js';
 import type { Db } from './database.js';
+import type { MasterKeyRing } from './master-key-ring.js';
 import { newId } from './ids.js';
 import { SECRET_COLUMNS, toSecret, type SecretRow } from './rows.js';
 import { DEFAULT_ENVIRONMENT, DEFAULT_KEEP_VERSIONS, type CreateSecretInput, type RotateOptions, type SecretInfo } from './types.js';
@@ -18,7 +19,7 @@ import { checkKeepVersions, checkLabel, checkName, checkProvider, checkScheme, c
  */
 export class SecretsRepo {
   readonly #db: Db;
-  readonly #key: Buffer;
+  readonly #keys: MasterKeyRing;
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #byName: Statement<[string, string], SecretRow>;
@@ -35,9 +36,9 @@ export class SecretsRepo {
   readonly #usedBy: Statement<[string], { sandbox: string; env: string }>;
   readonly #delete: Statement<[string]>;
 
-  constructor(db: Db, key: Buffer, clock: () => number, audit: AuditRepo) {
+  constructor(db: Db, keys: MasterKeyRing, clock: () => number, audit: AuditRepo) {
     this.#db = db;
-    this.#key = key;
+    this.#keys = keys;
     this.#clock = clock;
     this.#audit = audit;
     this.#byName = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.tenant = ? AND s.name = ?`);
@@ -88,7 +89,7 @@ export class SecretsRepo {
       if (this.#byName.get(tenant, name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
       const now = this.#clock();
       this.#insert.run(id, tenant, name, JSON.stringify(scheme), JSON.stringify(hosts), provider, now, now, keep);
-      this.#insertVersion.run(id, 1, environment, encryptValue(this.#key, plaintext, secretAad(id, 1)), now);
+      this.#insertVersion.run(id, 1, environment, encryptValue(this.#keys.current(), plaintext, secretAad(id, 1)), now);
       this.#setCurrent.run(id, environment, 1);
       this.#audit.record(tenant, input.actor, 'secret.create', name, { scheme: scheme.kind, hosts, provider, environment, version: 1 });
       return this.require(tenant, name);
@@ -122,7 +123,7 @@ export class SecretsRepo {
       // After a rollback the current version is below the highest one; never reuse a number.
       const next = (this.#maxVersion.get(secret.id)?.v ?? 0) + 1;
       const now = this.#clock();
-      this.#insertVersion.run(secret.id, next, environment, encryptValue(this.#key, plaintext, secretAad(secret.id, next)), now);
+      this.#insertVersion.run(secret.id, next, environment, encryptValue(this.#keys.current(), plaintext, secretAad(secret.id, next)), now);
       this.#setCurrent.run(secret.id, environment, next);
       this.#touch.run(now, secret.id);
       if (keepChange !== undefined) this.#setKeep.run(keepChange, secret.id);
@@ -174,15 +175,26 @@ export class SecretsRepo {
    * because the only caller is on the request path and maps them to a 502 and a log row.
    */
   value(secretId: string, version: number): SecretValue {
+    try {
+      return this.#open(secretId, version);
+    } catch (e) {
+      if (!(e instanceof RuntimeError)) throw e;
+      // A key rotation may have committed between reading the key and the ciphertext: once more.
+      try {
+        return this.#open(secretId, version);
+      } catch (again) {
+        if (again instanceof RuntimeError) throw new GatewayError('GW_SECRET_UNAVAILABLE', `secret ${secretId}: ${again.message}`);
+        throw again;
+      }
+    }
+  }
+
+  #open(secretId: string, version: number): SecretValue {
+    const key = this.#keys.current();
     const row = this.#ciphertext.get(secretId, version);
     if (row === undefined) {
       throw new GatewayError('GW_SECRET_UNAVAILABLE', `secret ${secretId} has no version ${version}`);
     }
-    try {
-      return new SecretValue(decryptValue(this.#key, row.ciphertext, secretAad(secretId, version)));
-    } catch (e) {
-      if (e instanceof RuntimeError) throw new GatewayError('GW_SECRET_UNAVAILABLE', `secret ${secretId}: ${e.message}`);
-      throw e;
-    }
+    return new SecretValue(decryptValue(key, row.ciphertext, secretAad(secretId, version)));
   }
 }

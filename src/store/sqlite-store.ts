@@ -5,6 +5,7 @@ import { BindingsRepo } from './bindings-repo.js';
 import type { Db } from './database.js';
 import { SandboxesRepo } from './sandboxes-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
+import { MasterKeyRing } from './master-key-ring.js';
 import { TenantsRepo } from './tenants-repo.js';
 import { DEFAULT_TENANT, type TenantInfo } from './types.js';
 import type {
@@ -25,6 +26,11 @@ export interface SqliteStoreOptions {
   clock?: () => number;
   /** The tenant this store is a view of (it must exist); default `default`. */
   tenant?: string;
+  /**
+   * Candidate keys after another process rotated the master key (a long-running gateway passes
+   * the key files); without it, a stale key is an error.
+   */
+  reloadKey?: () => Buffer[];
 }
 
 /**
@@ -35,7 +41,7 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly tenant: string;
   readonly #db: Db;
-  readonly #masterKey: Buffer;
+  readonly #keys: MasterKeyRing;
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #tenants: TenantsRepo;
@@ -45,19 +51,19 @@ export class SqliteStore implements Store {
   // Views of other tenants on this connection, made once each (a view prepares its statements).
   readonly #views = new Map<string, SqliteStore>();
 
-  constructor(db: Db, masterKey: Buffer, options: SqliteStoreOptions = {}) {
-    if (masterKey.length !== 32) throw new RuntimeError('master key must be 32 bytes');
+  constructor(db: Db, masterKey: Buffer | MasterKeyRing, options: SqliteStoreOptions = {}) {
+    if (Buffer.isBuffer(masterKey) && masterKey.length !== 32) throw new RuntimeError('master key must be 32 bytes');
     const clock = options.clock ?? Date.now;
     this.#db = db;
-    this.#masterKey = masterKey;
+    this.#keys = Buffer.isBuffer(masterKey) ? new MasterKeyRing(db, masterKey, options.reloadKey) : masterKey;
     this.#clock = clock;
     // Cascading deletes of bindings depend on this, whoever opened the connection.
     db.pragma('foreign_keys = ON');
     this.#audit = new AuditRepo(db, clock);
     this.#tenants = new TenantsRepo(db, clock, this.#audit);
-    this.#secrets = new SecretsRepo(db, masterKey, clock, this.#audit);
+    this.#secrets = new SecretsRepo(db, this.#keys, clock, this.#audit);
     this.#bindings = new BindingsRepo(db, clock, this.#audit, this.#secrets);
-    this.#sandboxes = new SandboxesRepo(db, masterKey, clock, this.#audit, this.#bindings);
+    this.#sandboxes = new SandboxesRepo(db, this.#keys, clock, this.#audit, this.#bindings);
     this.tenant = this.#tenants.require(options.tenant ?? DEFAULT_TENANT);
   }
 
@@ -66,7 +72,7 @@ export class SqliteStore implements Store {
     if (name === this.tenant) return this;
     let view = this.#views.get(name);
     if (view === undefined) {
-      view = new SqliteStore(this.#db, this.#masterKey, { clock: this.#clock, tenant: name });
+      view = new SqliteStore(this.#db, this.#keys, { clock: this.#clock, tenant: name });
       this.#views.set(name, view);
     }
     return view;

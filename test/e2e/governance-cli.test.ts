@@ -44,10 +44,10 @@ describe('providers and declared schemes', () => {
   it('lists the catalogue, and a preset needs only a name and a value', () => {
     const list = json<{ id: string; scheme: string; hosts: string[] }[]>(ok(['providers', '--json']));
     expect(list.length).toBeGreaterThanOrEqual(15);
-    expect(list.find((p) => p.id === 'github')).toMatchObject({ scheme: 'bearer,basic:x-access-token', hosts: ['api.github.com', 'github.com'] });
+    expect(list.find((p) => p.id === 'github')).toMatchObject({ scheme: 'bearer,basic:x-access-token', hosts: ['api.github.com', 'github.com', 'uploads.github.com'] });
     expect(ok(['providers'])).toContain('header:private-token,bearer,basic');
     expect(ok(['secret', 'create', 'gh', '--provider', 'github', '--value-stdin'], PLANTED.gh)).toBe(
-      'created secret gh (version 1, scheme bearer,basic:x-access-token, hosts api.github.com,github.com)\n',
+      'created secret gh (version 1, scheme bearer,basic:x-access-token, hosts api.github.com,github.com,uploads.github.com)\n',
     );
   });
 
@@ -170,7 +170,7 @@ describe('master key rotation', () => {
     const envBefore = json<Record<string, string>>(ok(['sandbox', 'env', 'agent', '--format', 'json']));
     const outText = ok(['masterkey', 'rotate']);
     expect(outText).toMatch(/^re-encrypted 4 secret versions and 1 sandbox keys;/);
-    expect(outText).toContain('restart `standin serve`');
+    expect(outText).toContain('a running `standin serve` picks up the new key file by itself');
     const after = readFileSync(keyFile, 'utf8');
     expect(after).not.toBe(before);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);

@@ -39,14 +39,14 @@ describe('provider catalogue', () => {
     expect(scheme('gitlab')).toBe('header:private-token,bearer,basic');
     expect(scheme('twilio')).toBe('basic');
     expect(scheme('stripe')).toBe('bearer,basic');
-    expect(findProvider('GitHub')?.hosts).toEqual(['api.github.com', 'github.com']);
+    expect(findProvider('GitHub')?.hosts).toEqual(['api.github.com', 'github.com', 'uploads.github.com']);
   });
 
   it('hands out copies', () => {
     const p = findProvider('github')!;
     p.hosts.push('evil.test');
     if (p.scheme.kind === 'multi') p.scheme.placements.pop();
-    expect(findProvider('github')?.hosts).toEqual(['api.github.com', 'github.com']);
+    expect(findProvider('github')?.hosts).toEqual(['api.github.com', 'github.com', 'uploads.github.com']);
     expect(formatSchemeSpec(findProvider('github')!.scheme)).toBe('bearer,basic:x-access-token');
   });
 
