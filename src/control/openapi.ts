@@ -125,7 +125,7 @@ export function buildOpenApi(routes: readonly Route[], version: string): Record<
       title: 'standin control API',
       version,
       description:
-        'Drives a standin gateway from a sandbox runtime\'s sidecar. On the unix socket every call acts as admin; on TCP each call needs `Authorization: Bearer <API key>` (`standin apikey create`). Values go in, never out. Errors are application/problem+json with a stable `code`.',
+        'Drives a standin gateway from a sandbox runtime\'s sidecar. On the unix socket every call acts as admin of the tenant named by a `Standin-Tenant` header (default: `default`); on TCP each call needs `Authorization: Bearer <API key>` (`standin --tenant T apikey create`) and reaches only that key\'s tenant. Values go in, never out, except `POST /v1/secrets/{name}/reveal` for keys granted break-glass (`--allow-reveal`), always audited. Errors are application/problem+json with a stable `code`.',
     },
     components: { schemas: SCHEMAS, securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
     security: [{ apiKey: [] }],
