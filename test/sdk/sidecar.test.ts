@@ -97,6 +97,31 @@ describe('SDK against a running gateway', () => {
     await expect(anonymous.sandboxes.list()).rejects.toMatchObject({ status: 401, code: 'CTL_UNAUTHORIZED' });
   });
 
+  it('acts in a tenant, with per-environment values and break-glass reveal for a permitted key', async () => {
+    expect(tcpGw.cli(['tenant', 'create', 'team-b']).code).toBe(0);
+    const make = (name: string, role: string, extra: string[] = []): string => tcpGw.cli(['--tenant', 'team-b', 'apikey', 'create', name, '--role', role, ...extra]).stdout.trim();
+    const control = `http://${(JSON.parse(readFileSync(join(tcpGw.home, 'serve.json'), 'utf8')) as { control: string }).control}`;
+    const admin = createClient({ control, apiKey: make('b-admin', 'admin') });
+    const glass = createClient({ control, apiKey: make('b-glass', 'auditor', ['--allow-reveal']) });
+    const created = await admin.secrets.create({ name: 'db', value: `${REAL}-prod`, hosts: ['db.example'], environment: 'prod' });
+    expect(created).toMatchObject({ tenant: 'team-b', currentVersion: null, environments: [{ name: 'prod', currentVersion: 1, versions: [1] }] });
+    const staged = await admin.secrets.rotate('db', `${REAL}-staging`, { environment: 'staging' });
+    expect(staged.environments.map((e) => [e.name, e.currentVersion])).toEqual([['prod', 1], ['staging', 2]]);
+    const box = await admin.sandboxes.create({ name: 'etl', environment: 'staging', secrets: { DB_TOKEN: 'db' }, proxy: 'standin:8877' });
+    expect(box).toMatchObject({ tenant: 'team-b', environment: 'staging' });
+    await expect(admin.sandboxes.create({ name: 'etl-dev', environment: 'dev', secrets: { DB_TOKEN: 'db' }, proxy: 'standin:8877' }))
+      .rejects.toMatchObject({ status: 400, code: 'CTL_INVALID' });
+    // The default tenant's sandboxes and secrets are not there for this key.
+    expect((await admin.sandboxes.list()).map((x) => x.name)).toEqual(['etl']);
+    await expect(admin.secrets.get('anthropic-prod')).rejects.toMatchObject({ status: 404 });
+    await expect(admin.secrets.reveal('db', { reason: 'incident 12: vendor says key invalid' })).rejects.toMatchObject({ status: 403, code: 'CTL_FORBIDDEN' });
+    const revealed = await glass.secrets.reveal('db', { reason: 'incident 12: vendor says key invalid', environment: 'staging' });
+    expect(revealed).toEqual({ name: 'db', environment: 'staging', version: 2, value: `${REAL}-staging` });
+    const audit = await glass.audit.query();
+    expect(audit.filter((e) => e.action === 'secret.reveal').map((e) => [e.actor, e.detail.allowed])).toEqual([['api:b-admin', false], ['api:b-glass', true]]);
+    expect(audit.every((e) => e.tenant === 'team-b')).toBe(true);
+  });
+
   it('examples/sidecar.mjs runs against the gateway using the built package', async () => {
     const r = await runClient(process.execPath, [join(ROOT, 'examples', 'sidecar.mjs')], {
       PATH: process.env.PATH,
