@@ -5,16 +5,18 @@ export const COLUMNS = ['direct', 'standin', 'mitmproxy'];
 export const STEPS = ['newhost', 'newconn', 'small', 'idle', 'stream'];
 
 export function parseArgs(argv, env = process.env) {
-  const args = { quick: env.BENCH_QUICK === '1', only: undefined, steps: undefined, out: undefined, help: false };
+  const args = { quick: env.BENCH_QUICK === '1', only: undefined, steps: undefined, out: undefined, concurrency: undefined, help: false };
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a === '--help' || a === '-h') args.help = true;
     else if (a.startsWith('--only=')) args.only = a.slice(7).split(',').map((s) => s.trim()).filter(Boolean);
     else if (a.startsWith('--steps=')) args.steps = a.slice(8).split(',').map((s) => s.trim()).filter(Boolean);
     else if (a.startsWith('--out=')) args.out = a.slice(6);
-    else throw new Error(`unknown argument ${a} (use --quick, --only=COLUMNS, --steps=STEPS, --out=FILE)`);
+    else if (a.startsWith('--concurrency=')) args.concurrency = a.slice(14).split(',').map(Number);
+    else throw new Error(`unknown argument ${a} (use --quick, --only=COLUMNS, --steps=STEPS, --concurrency=N,N, --out=FILE)`);
   }
   for (const c of args.only ?? []) if (!COLUMNS.includes(c)) throw new Error(`--only: unknown column ${c}`);
+  for (const c of args.concurrency ?? []) if (!Number.isInteger(c) || c < 1 || c > 512) throw new Error(`--concurrency: bad level ${c}`);
   for (const c of args.steps ?? []) if (!STEPS.includes(c)) throw new Error(`--steps: unknown step ${c} (${STEPS.join(', ')})`);
   return args;
 }
@@ -23,18 +25,19 @@ export const USAGE = `usage: npm run bench [-- --quick] [-- --only=direct,standi
   --quick   100 MB stream, 500 idle tunnels, shorter windows (also BENCH_QUICK=1)
   --only    run a subset of the columns (direct is needed for the ratios to direct)
   --steps   run a subset of the measurements: newhost,newconn,small,idle,stream
+  --concurrency  small-request levels (default 1,8,32), e.g. --concurrency=32 while profiling
   --out     JSON file (default bench-results/latest.json)
 env: BENCH_MITMDUMP=/path/to/mitmdump, BENCH_STANDIN_LOG_LEVEL (default info),
      BENCH_STANDIN_MAIN (another build's dist/cli/main.js), BENCH_STANDIN_NODE_ARGS (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")`;
 
-export function makeConfig({ quick }) {
+export function makeConfig({ quick, concurrency }) {
   const idleTunnels = quick ? 500 : 2_000;
   const newHostCount = quick ? 20 : 50;
   return {
     quick,
     // Overall guard: measurements not started by then are skipped (each one is bounded anyway).
     budgetMs: quick ? 150_000 : 290_000,
-    concurrency: [1, 8, 32],
+    concurrency: concurrency ?? [1, 8, 32],
     small: quick
       ? { maxRequests: 5_000, durationMs: 2_000, warmupRequests: 300, warmupMs: 500 }
       : { maxRequests: 50_000, durationMs: 5_000, warmupRequests: 2_000, warmupMs: 1_000 },
