@@ -82,9 +82,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
           `hosts:     ${s.hosts.join(', ')}`,
           `provider:  ${orDash(s.provider)}`,
           `tenant:    ${s.tenant}`,
-          ...s.environments.map(
-            (e) => `${`env ${e.name}:`.padEnd(10)} version ${e.currentVersion} (kept: ${e.versions.join(', ')})`,
-          ),
+          `versions:  ${s.environments.map((e) => `${e.name} v${e.currentVersion} (kept ${e.versions.join(', ')})`).join('; ')}`,
           `retention: keeps the newest ${s.keepVersions ?? DEFAULT_KEEP_VERSIONS} versions per environment`,
           `created:   ${isoTime(s.createdAt)}`,
           `updated:   ${isoTime(s.updatedAt)}`,
