@@ -5,7 +5,6 @@ import type { SchemeSpec, SecretInfo, Store } from '../store/types.js';
 import { checkLabel, checkName } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
 import { readJson, validate, type BodySpec } from './body.js';
-import type { ControlDeps } from './deps.js';
 import { ControlError } from './problem.js';
 import type { Route } from './router.js';
 import type { ProviderMeta, SecretMeta } from './wire.js';
@@ -111,7 +110,7 @@ function checkSecretName(name: string | undefined, report: (field: string, messa
   }
 }
 
-export function secretRoutes(deps: ControlDeps): Route[] {
+export function secretRoutes(): Route[] {
   return [
     {
       method: 'GET', path: '/v1/providers', roles: ['admin', 'operator', 'auditor'], operationId: 'listProviders',

@@ -32,7 +32,7 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,200})$/;
 export function controlRoutes(deps: ControlDeps, version = '0.1.0'): Route[] {
   const routes: Route[] = [];
   const openapi = (): unknown => buildOpenApi(routes, version);
-  routes.push(...opsRoutes(deps, openapi), ...secretRoutes(deps), ...sandboxRoutes(deps));
+  routes.push(...opsRoutes(deps, openapi), ...secretRoutes(), ...sandboxRoutes(deps));
   return routes;
 }
 
