@@ -21,9 +21,9 @@ type ResolutionRow = SecretRow & { b_token: string; b_sandbox_id: string; b_env:
 const TOKEN_ATTEMPTS = 3;
 
 /**
- * Bindings `ENV -> secret` of a sandbox, each with its own stand-in token. `resolve` runs for
- * every token the proxy finds in a request: one indexed lookup, no cache, so a CLI change made
- * while the gateway runs (another connection to the same file) counts on the very next request.
+ * Bindings `ENV -> secret` of a sandbox, each with its own stand-in token. `resolve` is one
+ * indexed lookup; the store memoises it per database change (lookup-cache.ts), so a CLI change
+ * made while the gateway runs still counts on the very next request.
  */
 export class BindingsRepo {
   readonly #db: Db;

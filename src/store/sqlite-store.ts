@@ -5,6 +5,7 @@ import { BindingsRepo } from './bindings-repo.js';
 import type { Db } from './database.js';
 import { SandboxesRepo } from './sandboxes-repo.js';
 import { SecretsRepo } from './secrets-repo.js';
+import { LookupCache } from './lookup-cache.js';
 import { MasterKeyRing } from './master-key-ring.js';
 import { TenantsRepo } from './tenants-repo.js';
 import { DEFAULT_TENANT, type TenantInfo } from './types.js';
@@ -31,6 +32,8 @@ export interface SqliteStoreOptions {
    * the key files); without it, a stale key is an error.
    */
   reloadKey?: () => Buffer[];
+  /** Shared by the views of one connection (forTenant); made here when not given. */
+  lookups?: LookupCache;
 }
 
 /**
@@ -42,6 +45,7 @@ export class SqliteStore implements Store {
   readonly tenant: string;
   readonly #db: Db;
   readonly #keys: MasterKeyRing;
+  readonly #lookups: LookupCache;
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #tenants: TenantsRepo;
@@ -56,6 +60,7 @@ export class SqliteStore implements Store {
     const clock = options.clock ?? Date.now;
     this.#db = db;
     this.#keys = Buffer.isBuffer(masterKey) ? new MasterKeyRing(db, masterKey, options.reloadKey) : masterKey;
+    this.#lookups = options.lookups ?? new LookupCache(db);
     this.#clock = clock;
     // Cascading deletes of bindings depend on this, whoever opened the connection.
     db.pragma('foreign_keys = ON');
@@ -72,7 +77,7 @@ export class SqliteStore implements Store {
     if (name === this.tenant) return this;
     let view = this.#views.get(name);
     if (view === undefined) {
-      view = new SqliteStore(this.#db, this.#keys, { clock: this.#clock, tenant: name });
+      view = new SqliteStore(this.#db, this.#keys, { clock: this.#clock, tenant: name, lookups: this.#lookups });
       this.#views.set(name, view);
     }
     return view;
@@ -127,7 +132,7 @@ export class SqliteStore implements Store {
   }
 
   getSandboxById(id: string): SandboxInfo | undefined {
-    return this.#sandboxes.getById(id);
+    return this.#lookups.sandbox(id, () => this.#sandboxes.getById(id));
   }
 
   deleteSandbox(name: string, actor: string): void {
@@ -155,7 +160,8 @@ export class SqliteStore implements Store {
   }
 
   resolveToken(token: string): TokenResolution | undefined {
-    return this.#bindings.resolve(token);
+    if (typeof token !== 'string' || token === '') return undefined;
+    return this.#lookups.token(token, () => this.#bindings.resolve(token));
   }
 
   audit(actor: string, action: string, target: string, detail?: Record<string, unknown>): void {

@@ -187,3 +187,35 @@ describe('migration 4 on a database made before tenants', () => {
     }
   });
 });
+
+describe('lookup cache', () => {
+  it('serves repeated lookups from memory, and sees every change at once, from this connection or another', () => {
+    create(store, 'svc', 'v1');
+    const { sandbox, bindings } = store.createSandbox({ name: 'sb', allowHosts: [], bindings: [{ env: 'K', secretName: 'svc' }], actor: 'test' });
+    const token = bindings[0]!.token;
+    const first = store.resolveToken(token)!;
+    expect(store.resolveToken(token)).toBe(first); // the same (frozen) object: a hit
+    expect(Object.isFrozen(first.secret.hosts)).toBe(true);
+    expect(store.getSandboxById(sandbox.id)).toBe(store.getSandboxById(sandbox.id));
+
+    // This connection writes: the next lookup sees it.
+    store.rotateSecret('svc', new SecretValue('v2'), 'test');
+    expect(store.resolveToken(token)?.version).toBe(2);
+
+    // Another connection (the CLI) writes: the next lookup sees that too.
+    const other = new SqliteStore(openDatabase(path.join(dir, 'standin.db')), KEY);
+    try {
+      other.rotateSecret('svc', new SecretValue('v3'), 'cli');
+      expect(store.resolveToken(token)?.version).toBe(3);
+      other.unbind('sb', 'K', 'cli');
+      expect(store.resolveToken(token)).toBeUndefined();
+      other.deleteSandbox('sb', 'cli');
+      expect(store.getSandboxById(sandbox.id)).toBeUndefined();
+    } finally {
+      other.close();
+    }
+    // Unknown tokens are not remembered (a spray of them must not fill memory), and stay unknown.
+    expect(store.resolveToken('sk-standin_nope')).toBeUndefined();
+    expect(store.resolveToken('')).toBeUndefined();
+  });
+});

@@ -1,0 +1,59 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './database.js';
+import type { SandboxInfo, TokenResolution } from './types.js';
+
+/**
+ * Memo of the two reads the proxy makes on every request (token -> resolution, sandbox id ->
+ * sandbox), about 40 µs of SQLite and JSON per request uncached. An entry is good only while the
+ * database is unchanged: `data_version` moves when another connection commits (the CLI, another
+ * gateway), `total_changes()` when this connection writes (the control API in the same process).
+ * Both are read on every lookup (one statement, ~3 µs), so a change made anywhere counts on the
+ * very next request, exactly as without the cache. Only hits are kept (a spray of unknown tokens
+ * must not fill memory), and entries are frozen: callers share them.
+ */
+export class LookupCache {
+  readonly #stamp: Statement<[], { t: number; v: number }>;
+  readonly #max: number;
+  #t = -1;
+  #v = -1;
+  readonly #tokens = new Map<string, TokenResolution>();
+  readonly #sandboxes = new Map<string, SandboxInfo>();
+
+  constructor(db: Db, maxEntries = 10_000) {
+    this.#stamp = db.prepare('SELECT total_changes() AS t, data_version AS v FROM pragma_data_version');
+    this.#max = maxEntries;
+  }
+
+  token(token: string, load: () => TokenResolution | undefined): TokenResolution | undefined {
+    return this.#get(this.#tokens, token, load);
+  }
+
+  sandbox(id: string, load: () => SandboxInfo | undefined): SandboxInfo | undefined {
+    return this.#get(this.#sandboxes, id, load);
+  }
+
+  #get<T extends object>(map: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
+    const { t, v } = this.#stamp.get() ?? { t: -1, v: -1 };
+    if (t !== this.#t || v !== this.#v) {
+      this.#tokens.clear();
+      this.#sandboxes.clear();
+      this.#t = t;
+      this.#v = v;
+    }
+    const hit = map.get(key);
+    if (hit !== undefined) return hit;
+    const loaded = load();
+    if (loaded === undefined) return undefined;
+    if (map.size >= this.#max) map.clear();
+    map.set(key, deepFreeze(loaded));
+    return loaded;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
