@@ -30,5 +30,6 @@ VOLUME ["/data"]
 EXPOSE 8877 8878
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:8878/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+# A smaller young generation: about 20 MB less RSS under load, same throughput (scripts/bench).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli/main.js"]
 CMD ["serve", "--listen", "0.0.0.0:8877", "--control", "0.0.0.0:8878"]

@@ -3,9 +3,16 @@
 // free loopback port with the test upstream CA, --resolve for every bench host, and
 // --allow-dest 127.0.0.1. Returns what the client needs (proxy URLs with each sandbox's proxy
 // credential, stand-in tokens, the gateway CA) and helpers to stop it and read its network log.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keepTail, run, start, stop, waitForLine } from './lib/procs.mjs';
+
+// The node flags `npm start` runs the gateway with, read from package.json so the two never drift.
+function gatewayNodeFlags(repoRoot) {
+  const script = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const m = /^node((?:\s+--\S+)*)\s/.exec(script);
+  return m === null ? [] : m[1].trim().split(/\s+/).filter(Boolean);
+}
 
 export const SECRET_NAME = 'bench-key';
 export const ENV_NAME = 'OPENAI_API_KEY';
@@ -29,8 +36,9 @@ export async function startStandin({ repoRoot, home, certDir, upstreamPort, real
   }
   const caPem = (await cli(['ca', 'export'])).stdout;
 
-  // BENCH_STANDIN_NODE_ARGS: extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.BENCH_STANDIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The node flags `npm start` and the Dockerfile run the gateway with (package.json), then
+  // BENCH_STANDIN_NODE_ARGS: extra ones, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = [...gatewayNodeFlags(repoRoot), ...(process.env.BENCH_STANDIN_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const args = [...nodeArgs, main, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(certDir, 'test-ca.pem'), '--allow-dest', '127.0.0.1', '--log-level', logLevel];
   for (const h of hosts) args.push('--resolve', `${h}=127.0.0.1`);
   const child = start(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

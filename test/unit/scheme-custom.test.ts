@@ -68,13 +68,16 @@ describe('scheme syntax', () => {
 // planSwaps with one secret, to see each scheme as the proxy uses it.
 const token = generateToken('ghp_');
 function plan(scheme: SchemeSpec, headers: HeaderList, path = '/x') {
-  const secret: SecretInfo = { id: 'sid', name: 's', scheme, hosts: ['h'], provider: null, currentVersion: 1, versions: [1], createdAt: 0, updatedAt: 0 };
+  const secret: SecretInfo = {
+    id: 'sid', tenant: 'default', name: 's', scheme, hosts: ['h'], provider: null, currentVersion: 1, versions: [1],
+    environments: [{ name: 'default', currentVersion: 1, versions: [1] }], createdAt: 0, updatedAt: 0,
+  };
   const deps: SwapDeps = {
-    resolveToken: (t) => (t === token ? { token, sandboxId: 'sb', env: 'E', secret } : undefined),
+    resolveToken: (t) => (t === token ? { token, sandboxId: 'sb', env: 'E', secret, version: 1 } : undefined),
     secretValue: () => new SecretValue('REAL-value'),
     inScope: () => true,
   };
-  return planSwaps({ requestId: 'r', sandbox: { id: 'sb', name: 'sb', allowHosts: [], createdAt: 0 }, target: { host: 'h', port: 443, kind: 'name' }, method: 'GET', path, headers }, deps);
+  return planSwaps({ requestId: 'r', sandbox: { id: 'sb', tenant: 'default', name: 'sb', environment: 'default', allowHosts: [], createdAt: 0 }, target: { host: 'h', port: 443, kind: 'name' }, method: 'GET', path, headers }, deps);
 }
 
 describe('header templates', () => {
