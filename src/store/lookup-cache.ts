@@ -7,20 +7,28 @@ import type { SandboxInfo, TokenResolution } from './types.js';
  * sandbox), about 40 µs of SQLite and JSON per request uncached. An entry is good only while the
  * database is unchanged: `data_version` moves when another connection commits (the CLI, another
  * gateway), `total_changes()` when this connection writes (the control API in the same process).
- * Both are read on every lookup (one statement, ~3 µs), so a change made anywhere counts on the
+ * `total_changes()` is a counter in memory, read on every lookup; `data_version` starts a read
+ * transaction (3-14 µs under load), so it is read once per synchronous run: the lookups of one
+ * request (its sandbox, then its tokens) share it, and a change committed anywhere counts on the
  * very next request, exactly as without the cache. Only hits are kept (a spray of unknown tokens
  * must not fill memory), and entries are frozen: callers share them.
  */
 export class LookupCache {
-  readonly #stamp: Statement<[], { t: number; v: number }>;
+  readonly #ownChanges: Statement<[], { t: number }>;
+  readonly #otherChanges: Statement<[], { v: number }>;
   readonly #max: number;
   #t = -1;
   #v = -1;
+  #checkedThisRun = false;
+  readonly #endRun = (): void => {
+    this.#checkedThisRun = false;
+  };
   readonly #tokens = new Map<string, TokenResolution>();
   readonly #sandboxes = new Map<string, SandboxInfo>();
 
   constructor(db: Db, maxEntries = 10_000) {
-    this.#stamp = db.prepare('SELECT total_changes() AS t, data_version AS v FROM pragma_data_version');
+    this.#ownChanges = db.prepare('SELECT total_changes() AS t');
+    this.#otherChanges = db.prepare('SELECT data_version AS v FROM pragma_data_version');
     this.#max = maxEntries;
   }
 
@@ -33,7 +41,13 @@ export class LookupCache {
   }
 
   #get<T extends object>(map: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
-    const { t, v } = this.#stamp.get() ?? { t: -1, v: -1 };
+    const t = this.#ownChanges.get()?.t ?? -1;
+    let v = this.#v;
+    if (!this.#checkedThisRun) {
+      this.#checkedThisRun = true;
+      queueMicrotask(this.#endRun);
+      v = this.#otherChanges.get()?.v ?? -1;
+    }
     if (t !== this.#t || v !== this.#v) {
       this.#tokens.clear();
       this.#sandboxes.clear();

@@ -189,7 +189,9 @@ describe('migration 4 on a database made before tenants', () => {
 });
 
 describe('lookup cache', () => {
-  it('serves repeated lookups from memory, and sees every change at once, from this connection or another', () => {
+  it('serves repeated lookups from memory, and sees every change at once, from this connection or another', async () => {
+    // A request is one synchronous run of the gateway; the next one starts after a microtask turn.
+    const nextRequest = (): Promise<void> => new Promise((r) => setImmediate(r));
     create(store, 'svc', 'v1');
     const { sandbox, bindings } = store.createSandbox({ name: 'sb', allowHosts: [], bindings: [{ env: 'K', secretName: 'svc' }], actor: 'test' });
     const token = bindings[0]!.token;
@@ -202,14 +204,17 @@ describe('lookup cache', () => {
     store.rotateSecret('svc', new SecretValue('v2'), 'test');
     expect(store.resolveToken(token)?.version).toBe(2);
 
-    // Another connection (the CLI) writes: the next lookup sees that too.
+    // Another connection (the CLI) writes: the next request's lookup sees that too.
     const other = new SqliteStore(openDatabase(path.join(dir, 'standin.db')), KEY);
     try {
       other.rotateSecret('svc', new SecretValue('v3'), 'cli');
+      await nextRequest();
       expect(store.resolveToken(token)?.version).toBe(3);
       other.unbind('sb', 'K', 'cli');
+      await nextRequest();
       expect(store.resolveToken(token)).toBeUndefined();
       other.deleteSandbox('sb', 'cli');
+      await nextRequest();
       expect(store.getSandboxById(sandbox.id)).toBeUndefined();
     } finally {
       other.close();
