@@ -311,7 +311,9 @@ describe('audit', () => {
 });
 
 describe('two connections to one file (CLI and running gateway)', () => {
-  it('see each other’s writes on the next call', () => {
+  it('see each other’s writes on the next request', async () => {
+    // Each gateway request is a new synchronous run (lookup-cache.ts checks other connections once per run).
+    const nextRequest = (): Promise<void> => new Promise((r) => setImmediate(r));
     const cli = open().store;
     const gw = open().store;
     const s = cli.createSecret(secret('s'));
@@ -321,10 +323,12 @@ describe('two connections to one file (CLI and running gateway)', () => {
     expect(gw.authenticateSandbox('x', r.proxyKey)?.id).toBe(r.sandbox.id);
     expect(gw.resolveToken(token)?.secret.currentVersion).toBe(1);
     cli.rotateSecret('s', new SecretValue('v2'), 't');
+    await nextRequest();
     const res = gw.resolveToken(token);
     expect(res?.secret.currentVersion).toBe(2);
     expect(gw.secretValue(s.id, res?.secret.currentVersion ?? 0).expose()).toBe('v2');
     cli.unbind('x', 'K', 't');
+    await nextRequest();
     expect(gw.resolveToken(token)).toBeUndefined();
     gw.deleteSandbox('x', 'gw');
     expect(cli.getSandbox('x')).toBeUndefined();
