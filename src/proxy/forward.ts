@@ -111,7 +111,7 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
     return;
   }
 
-  headers = headers.map(([k, v]) => [k, scrubber.scrubString(v)]);
+  headers = scrubber.scrubHeaders(headers);
   const scrubbedMessage = message !== undefined ? scrubber.scrubString(message) : undefined;
   const length = smallBodyLength(upRes, out.method);
   headers = withoutHeader(headers, 'content-length');

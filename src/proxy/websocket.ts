@@ -85,7 +85,7 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
 
 function scrubbed(upRes: IncomingMessage, scrubber: Scrubber): HeaderList {
   const headers = stripForClient(fromRaw(upRes.rawHeaders));
-  return scrubber.active ? headers.map(([k, v]) => [k, scrubber.scrubString(v)]) : headers;
+  return scrubber.active ? scrubber.scrubHeaders(headers) : headers;
 }
 
 function head101(headers: HeaderList): string {

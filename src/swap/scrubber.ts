@@ -47,6 +47,22 @@ export class Scrubber {
     return out;
   }
 
+  /**
+   * Response headers with every value scrubbed, and without any header whose NAME carries a form
+   * of the value (an echo can put it there: API keys are often all header-name characters).
+   * Names are compared case-insensitively, because they are case-insensitive on the wire and
+   * clients lower-case them; such a header is dropped rather than renamed.
+   */
+  scrubHeaders(headers: readonly [string, string][]): [string, string][] {
+    const lowered = this.pairs.map(([real]) => real.toLowerCase());
+    return headers
+      .filter(([name]) => {
+        const n = name.toLowerCase();
+        return !lowered.some((real) => n.includes(real));
+      })
+      .map(([name, value]) => [name, this.scrubString(value)]);
+  }
+
   /** Scrubs `buf`; returns the output and the tail held back for the next chunk. */
   scrubChunk(buf: Buffer, final: boolean): { out: Buffer; carry: Buffer } {
     let m = this.nextMatch(buf, 0);

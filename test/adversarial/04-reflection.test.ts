@@ -131,6 +131,19 @@ describe('channels a naive relay forgets', () => {
     expect(t.wire.raw).not.toContain('clear text');
   });
 
+  it('a header NAME that echoes the value (in any letter case) is dropped, Bearer and custom header alike', async () => {
+    for (const [token, real, header] of [[p.alpha.bearer, REAL.bearer, 'Authorization'], [p.alpha.header, REAL.header, 'X-Api-Key']] as const) {
+      const value = header === 'Authorization' ? `Bearer ${token}` : token;
+      const res = await once(a, p.api, 'alpha', httpReq('GET', '/reflect', p.api, [[header, value], ['Accept-Encoding', 'identity']]));
+      expect(res.status).toBe(302);
+      // The upstream did send it: the header is in what it answered with.
+      expect(a.upstream.received.at(-1)?.headers[header.toLowerCase()]).toContain(real);
+      expect(res.all.toLowerCase()).not.toContain(real.toLowerCase());
+      expect(Object.keys(res.headers).some((k) => k.startsWith('x-echo-'))).toBe(false);
+      expectCleanEverywhere(a, res.all);
+    }
+  });
+
   it('x-standin-* headers from the upstream are stripped, in any letter case, swapped or not', async () => {
     const plain = await once(a, lab, 'alpha', httpReq('GET', '/forged', lab));
     const swapped = await once(a, lab, 'alpha', httpReq('GET', '/forged', lab, [labAuth()]));

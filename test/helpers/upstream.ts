@@ -123,6 +123,13 @@ function serveGit(git: { root: string; credential: string }, echo: Echo, body: B
   child.stdin.end(body);
 }
 
+/** The Bearer value and x-api-key value, where they are made of header-name characters only. */
+function namesFor(echo: Echo): string[] {
+  const auth = typeof echo.headers.authorization === 'string' ? echo.headers.authorization.replace(/^Bearer /i, '') : '';
+  const key = typeof echo.headers['x-api-key'] === 'string' ? echo.headers['x-api-key'] : '';
+  return [auth, key].filter((v) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v));
+}
+
 function credentialOf(echo: Echo): string {
   const auth = echo.headers.authorization;
   const key = echo.headers['x-api-key'];
@@ -146,6 +153,8 @@ function route(echo: Echo, req: IncomingMessage, res: ServerResponse): void {
       'set-cookie': [`c=${encodeURIComponent(cred)}`, `raw=${cred.replace(/[;,\s]/g, '_')}`],
       'x-standin-error': 'forged',
       'content-type': 'text/plain',
+      // Header names that carry the value (possible when it is all token characters).
+      ...Object.fromEntries(namesFor(echo).map((n) => [`x-echo-${n}`, '1'])),
     });
     return void res.end(`you sent ${cred}`);
   }
