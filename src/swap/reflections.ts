@@ -2,8 +2,10 @@ import type { Reflection } from './schemes/index.js';
 
 /**
  * The forms a real value commonly takes when a server reflects it: as written, percent-encoded
- * once or twice (a URL inside a URL parameter), with lower-case hex, form-encoded, JSON-escaped,
- * base64 and base64url. Each real form is replaced by the same form of the stand-in.
+ * once or twice (a URL inside a URL parameter), with lower-case hex, form-encoded, JSON-escaped
+ * (as JavaScript does it, with `\/` as PHP does, with `\u0026`-style escapes as Go does),
+ * HTML-escaped, base64 and base64url. Each real form is replaced by the same form of the stand-in.
+ * Forms that equal another (most keys are letters, digits, `-` and `_`) are kept once.
  */
 const FORMS: ((s: string) => string)[] = [
   (s) => s,
@@ -12,10 +14,19 @@ const FORMS: ((s: string) => string)[] = [
   (s) => lowerHex(encodeURIComponent(s)),
   (s) => lowerHex(encodeURIComponent(encodeURIComponent(s))),
   (s) => new URLSearchParams({ v: s }).toString().slice(2),
-  (s) => JSON.stringify(s).slice(1, -1),
+  (s) => jsonBody(s),
+  (s) => jsonBody(s).replace(/\//g, '\\/'),
+  (s) => jsonBody(s).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`),
+  (s) => s.replace(/[&<>"']/g, (c) => HTML[c] ?? c),
   (s) => Buffer.from(s, 'utf8').toString('base64'),
   (s) => Buffer.from(s, 'utf8').toString('base64url'),
 ];
+
+const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function jsonBody(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
 
 export function expandReflections(reflections: readonly Reflection[]): Reflection[] {
   const out: Reflection[] = [];

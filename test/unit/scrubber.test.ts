@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Scrubber } from '../../src/swap/scrubber.js';
+import { expandReflections } from '../../src/swap/reflections.js';
 
 const real = 'sk-REAL-abcdef0123456789';
 const token = 'standin_TOKEN';
@@ -70,5 +71,28 @@ describe('Scrubber', () => {
     const { out } = s.scrubChunk(input, true);
     expect(out.length).toBe(input.length);
     expect(out.toString()).not.toContain(real);
+  });
+});
+
+describe('reflected forms of a value with special characters', () => {
+  it('scrubs JavaScript, PHP (\\/) and Go (\\u0026) JSON escapes, HTML escapes and URL forms', () => {
+    const real = `k/e&y<1>"2'+ 3`;
+    const standIn = 'standin_TOKEN';
+    const s = new Scrubber(expandReflections([{ real, standIn }]));
+    const forms = [
+      real,
+      JSON.stringify(real).slice(1, -1),
+      JSON.stringify(real).slice(1, -1).replace(/\//g, '\\/'),
+      JSON.stringify(real).slice(1, -1).replace(/&/g, '\\u0026').replace(/</g, '\\u003c').replace(/>/g, '\\u003e'),
+      real.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;'),
+      encodeURIComponent(real),
+      new URLSearchParams({ v: real }).toString().slice(2),
+    ];
+    for (const f of forms) {
+      const out = s.scrubString(`before ${f} after`);
+      expect(out, f).toContain(standIn);
+      expect(out, f).not.toContain(f);
+      expect(s.scrubChunk(Buffer.from(`x${f}y`), true).out.toString(), f).not.toContain(f);
+    }
   });
 });
