@@ -10,7 +10,9 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 // Variables that give access to the real secrets must not reach the sandbox: with the master key,
 // the database in the home decrypts.
-const WITHHELD = ['STANDIN_MASTER_KEY'];
+// Operator credentials that may sit in the caller's environment: the master key, and a control
+// API key (the SDK reads it from there), which would let the program drive the gateway.
+const WITHHELD = ['STANDIN_MASTER_KEY', 'STANDIN_API_KEY'];
 
 /** `standin run NAME -- COMMAND [ARGS...]`: a program that only ever holds stand-in tokens. */
 export function registerRun(program: Command, ctx: CliContext): void {

@@ -148,12 +148,13 @@ describe('standin CLI', () => {
     expect(ok(['log', '--json', '--sandbox', 'agent', '--since', '1h', '--limit', '5'])).toBe('');
   });
 
-  it('run passes the sandbox env and the exit code, and withholds the master key', () => {
+  it('run passes the sandbox env and the exit code, and withholds the master key and any control API key', () => {
     const env = JSON.parse(ok(['sandbox', 'env', 'agent', '--format', 'json'])) as Record<string, string>;
     // The key given the way a secret manager would give it: the command works, the child never sees it.
     const masterKey = readFileSync(join(home, 'master.key'), 'utf8').trim();
-    expect(ok(['run', 'agent', '--', 'sh', '-c', 'echo "$HTTPS_PROXY|$OPENAI_API_KEY|${STANDIN_MASTER_KEY:-none}"'], undefined, { STANDIN_MASTER_KEY: masterKey })).toBe(
-      `${env.HTTPS_PROXY}|${env.OPENAI_API_KEY}|none\n`,
+    const apiKey = 'sak_0123456789abcdef_0123456789012345678901234567890123456789';
+    expect(ok(['run', 'agent', '--', 'sh', '-c', 'echo "$HTTPS_PROXY|$OPENAI_API_KEY|${STANDIN_MASTER_KEY:-none}|${STANDIN_API_KEY:-none}"'], undefined, { STANDIN_MASTER_KEY: masterKey, STANDIN_API_KEY: apiKey })).toBe(
+      `${env.HTTPS_PROXY}|${env.OPENAI_API_KEY}|none|none\n`,
     );
     expect(cli(['run', 'agent', '--', 'sh', '-c', 'exit 7']).code).toBe(7);
     expect(cli(['run', 'agent', '--', 'sh', '-c', 'kill -TERM $$']).code).toBe(128 + 15);
