@@ -36,18 +36,22 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
   sandbox
     .command('bind <name> <binding>')
     .description('bind a secret to an env var (ENV=SECRET); a new token replaces any previous one')
-    .action((name: string, raw: string) => {
+    .option('--json', 'print { sandbox, env, secret, token } as one JSON document')
+    .action((name: string, raw: string, o: { json?: boolean }) => {
       const { env, secretName } = parseBinding(raw);
       const store = ctx.store();
       const b = store.bind(name, env, secretName, ctx.actor(), tokenPrefixFor(store, secretName));
+      if (o.json === true) return printJson({ sandbox: store.getSandbox(name)?.name ?? name, env: b.env, secret: b.secretName, token: b.token });
       out(`bound ${b.env} to secret ${b.secretName} in sandbox ${name}: ${b.env}=${b.token}`);
     });
 
   sandbox
     .command('unbind <name> <env>')
     .description('remove a binding; its token stops working at once')
-    .action((name: string, env: string) => {
+    .option('--json', 'print { sandbox, env, unbound } as one JSON document')
+    .action((name: string, env: string, o: { json?: boolean }) => {
       ctx.store().unbind(name, env, ctx.actor());
+      if (o.json === true) return printJson({ sandbox: name, env, unbound: true });
       out(`unbound ${env} from sandbox ${name}`);
     });
 
@@ -87,9 +91,13 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
   sandbox
     .command('delete <name>')
     .description('delete a sandbox; its proxy credential and tokens stop working at once')
-    .action((name: string) => {
-      ctx.store().deleteSandbox(name, ctx.actor());
-      out(`deleted sandbox ${name}`);
+    .option('--json', 'print { name, deleted } as one JSON document')
+    .action((name: string, o: { json?: boolean }) => {
+      const store = ctx.store();
+      const canonical = store.getSandbox(name)?.name ?? name;
+      store.deleteSandbox(name, ctx.actor());
+      if (o.json === true) return printJson({ name: canonical, deleted: true });
+      out(`deleted sandbox ${canonical}`);
     });
 
   sandbox

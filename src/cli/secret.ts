@@ -12,6 +12,7 @@ import { registerSecretUsage } from './secret-usage.js';
 import { checkValueSource, readSecretValue, type ValueSourceOptions } from './value-source.js';
 
 interface CreateOptions extends ValueSourceOptions {
+  json?: boolean;
   environment?: string;
   hosts?: string;
   scheme: string[];
@@ -31,7 +32,8 @@ export function registerSecret(program: Command, ctx: CliContext): void {
       .option('--scheme <scheme>', 'bearer | basic[:USER] | header:NAME[=TEMPLATE] | query:NAME; a comma list or repeated for several', collect, [])
       .option('--provider <id>', 'preset scheme and hosts (see `standin providers`)')
       .option('--keep <n>', `versions kept for rollback when rotating (default ${DEFAULT_KEEP_VERSIONS})`)
-      .option('--environment <env>', `the environment this first value is for (default ${DEFAULT_ENVIRONMENT}); add others with rotate`),
+      .option('--environment <env>', `the environment this first value is for (default ${DEFAULT_ENVIRONMENT}); add others with rotate`)
+      .option('--json', 'print the secret (metadata only) as one JSON document'),
   ).action(async (name: string, o: CreateOptions) => {
     const { scheme, hosts, provider } = secretShape(o);
     const keepVersions = parseKeep(o.keep);
@@ -41,6 +43,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     if (store.getSecret(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
     const value = await readSecretValue(o);
     const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor(), keepVersions, environment });
+    if (o.json === true) return printJson(secretJson(info));
     const env = environment === DEFAULT_ENVIRONMENT ? '' : `, environment ${environment}`;
     out(`created secret ${info.name} (version 1${env}, scheme ${formatSchemeSpec(info.scheme)}, hosts ${info.hosts.join(',')})`);
   });
@@ -95,15 +98,18 @@ export function registerSecret(program: Command, ctx: CliContext): void {
       .command('rotate <name>')
       .description('add a new version and make it current (in one environment: its first value there, or the next); versions beyond the retention are deleted')
       .option('--keep <n>', 'change how many versions this secret keeps (2-1000)')
-      .option('--environment <env>', `the environment the new value is for (default ${DEFAULT_ENVIRONMENT})`),
-  ).action(async (name: string, o: ValueSourceOptions & { keep?: string; environment?: string }) => {
+      .option('--environment <env>', `the environment the new value is for (default ${DEFAULT_ENVIRONMENT})`)
+      .option('--json', 'print the secret (metadata only) as one JSON document'),
+  ).action(async (name: string, o: ValueSourceOptions & { keep?: string; environment?: string; json?: boolean }) => {
     const keepVersions = parseKeep(o.keep);
     const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
     checkValueSource(o);
     const store = ctx.store();
     if (store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
     const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor(), { keepVersions, environment });
-    const kept = store.getSecret(name)?.environments.find((e) => e.name === environment)?.versions ?? [];
+    const after = store.getSecret(name);
+    if (o.json === true && after !== undefined) return printJson(secretJson(after));
+    const kept = after?.environments.find((e) => e.name === environment)?.versions ?? [];
     const env = environment === DEFAULT_ENVIRONMENT ? '' : ` in environment ${environment}`;
     out(`rotated secret ${name} to version ${version}${env} (kept: ${kept.join(', ')})`);
   });
@@ -112,9 +118,13 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .command('rollback <name>')
     .description('make the previous version current again (in one environment)')
     .option('--environment <env>', `the environment to roll back (default ${DEFAULT_ENVIRONMENT})`)
-    .action((name: string, o: { environment?: string }) => {
+    .option('--json', 'print the secret (metadata only) as one JSON document')
+    .action((name: string, o: { environment?: string; json?: boolean }) => {
       const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
-      const version = ctx.store().rollbackSecret(name, ctx.actor(), environment);
+      const store = ctx.store();
+      const version = store.rollbackSecret(name, ctx.actor(), environment);
+      const after = store.getSecret(name);
+      if (o.json === true && after !== undefined) return printJson(secretJson(after));
       const env = environment === DEFAULT_ENVIRONMENT ? '' : ` in environment ${environment}`;
       out(`rolled back secret ${name} to version ${version}${env}`);
     });
@@ -122,9 +132,13 @@ export function registerSecret(program: Command, ctx: CliContext): void {
   secret
     .command('delete <name>')
     .description('delete a secret, its versions and every binding that uses it')
-    .action((name: string) => {
-      ctx.store().deleteSecret(name, ctx.actor());
-      out(`deleted secret ${name}`);
+    .option('--json', 'print { name, deleted } as one JSON document')
+    .action((name: string, o: { json?: boolean }) => {
+      const store = ctx.store();
+      const canonical = store.getSecret(name)?.name ?? name;
+      store.deleteSecret(name, ctx.actor());
+      if (o.json === true) return printJson({ name: canonical, deleted: true });
+      out(`deleted secret ${canonical}`);
     });
 
   registerSecretUsage(secret, ctx);

@@ -85,6 +85,22 @@ describe('standin CLI', () => {
     expect(ok(['secret', 'rollback', 'fromfile'])).toContain('version 1');
   });
 
+  it('answers --json on every command that changes something, as DESIGN lists it', () => {
+    type Meta = { name: string; currentVersion: number; versions: number[] };
+    const created = JSON.parse(ok(['secret', 'create', 'jsonsec', '--hosts', 'api.json.test', '--value-stdin', '--json'], 'json-REAL-1')) as Meta;
+    expect(created).toMatchObject({ name: 'jsonsec', currentVersion: 1, versions: [1] });
+    expect(JSON.parse(ok(['secret', 'rotate', 'jsonsec', '--value-stdin', '--json'], 'json-REAL-2'))).toMatchObject({ currentVersion: 2, versions: [1, 2] });
+    expect(JSON.parse(ok(['secret', 'rollback', 'jsonsec', '--json']))).toMatchObject({ currentVersion: 1 });
+    ok(['sandbox', 'create', 'jsonbox']);
+    const bound = JSON.parse(ok(['sandbox', 'bind', 'jsonbox', 'K=jsonsec', '--json'])) as { token: string };
+    expect(bound).toMatchObject({ sandbox: 'jsonbox', env: 'K', secret: 'jsonsec', token: expect.stringMatching(/^standin_/) });
+    expect(JSON.parse(ok(['sandbox', 'unbind', 'jsonbox', 'K', '--json']))).toEqual({ sandbox: 'jsonbox', env: 'K', unbound: true });
+    expect(JSON.parse(ok(['sandbox', 'delete', 'JSONBOX', '--json']))).toEqual({ name: 'jsonbox', deleted: true });
+    const deleted = ok(['secret', 'delete', 'jsonsec', '--json']);
+    expect(JSON.parse(deleted)).toEqual({ name: 'jsonsec', deleted: true });
+    expect(deleted + JSON.stringify(created)).not.toMatch(/json-REAL/);
+  });
+
   it('refuses bad input with exit 2 and one line', () => {
     expect(usageError(['secret', 'create', 'x', '--hosts', 'a.test', '--scheme', 'magic', '--value-env', 'HOME'])).toContain('unknown scheme');
     expect(usageError(['secret', 'create', 'x', '--hosts', 'bad host!', '--value-env', 'HOME'])).toContain('host');
