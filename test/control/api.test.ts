@@ -126,6 +126,27 @@ describe('control API on the unix socket', () => {
   });
 });
 
+describe('control API on the unix socket, per tenant', () => {
+  it('acts in the tenant a Standin-Tenant header names, and nowhere else', async () => {
+    expect(unixServe.cli(['tenant', 'create', 'team-u']).code).toBe(0);
+    const inTeam = { 'standin-tenant': 'Team-U' };
+    const created = await call(sock, 'POST', '/v1/secrets', { ...jsonBody({ name: 'svc', value: `${REAL}-team`, hosts: ['api.standin.test'] }), headers: { ...jsonBody({}).headers, ...inTeam } });
+    expect(created.status).toBe(201); // the same name as the default tenant's `svc`: another secret
+    expect((created.json() as { tenant: string }).tenant).toBe('team-u');
+    const listed = (await call(sock, 'GET', '/v1/secrets', { headers: inTeam })).json() as { name: string; tenant: string }[];
+    expect(listed.map((x) => [x.tenant, x.name])).toEqual([['team-u', 'svc']]);
+    const defaults = (await call(sock, 'GET', '/v1/secrets')).json() as { tenant: string }[];
+    expect(defaults.every((x) => x.tenant === 'default')).toBe(true);
+    const unknown = await call(sock, 'GET', '/v1/secrets', { headers: { 'standin-tenant': 'nobody' } });
+    expect([unknown.status, (unknown.json() as { code: string }).code]).toEqual([404, 'CTL_NOT_FOUND']);
+    const bad = await call(sock, 'GET', '/v1/secrets', { headers: { 'standin-tenant': 'Bad Name!' } });
+    expect(bad.status).toBe(400);
+    const audit = (await call(sock, 'GET', '/v1/audit', { headers: inTeam })).json() as { tenant: string; action: string }[];
+    expect(audit.map((e) => [e.tenant, e.action])).toEqual([['team-u', 'secret.create']]);
+    expect(created.text + JSON.stringify(listed) + JSON.stringify(audit)).not.toContain(REAL);
+  });
+});
+
 describe('control API on TCP', () => {
   it('needs an API key on every route but health and OpenAPI', async () => {
     expect((await call(tcp, 'GET', '/healthz')).status).toBe(200);
