@@ -20,7 +20,7 @@ export interface Outbound {
   method: string;
   path: string;
   headers: HeaderList;
-  /** Present when a credential was swapped in: the response is scrubbed of it. */
+  /** Present when a value could come back (swapped in, or another secret scoped to this host): the response is scrubbed of it. */
   scrubber: Scrubber | undefined;
 }
 

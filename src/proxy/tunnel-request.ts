@@ -10,6 +10,7 @@ import type { ProxyDeps, TunnelContext } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';
 import { forward, hasBody } from './forward.js';
 import { asGatewayError, sendProblem } from './problem.js';
+import { guardReflections } from './reflection-guard.js';
 
 export function swapDeps(deps: ProxyDeps): SwapDeps {
   return {
@@ -34,8 +35,9 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
   record.writeOnClose(res, deps.netlog);
   try {
     const plan = checkAndPlan(deps, ctx, req, record);
-    const swapped = plan.swaps.length > 0;
-    const headers = answerExpectation(req, res, swapped ? mapHeader(plan.headers, 'accept-encoding', restrictAcceptEncoding) : plan.headers);
+    // Scrubbed whenever a value could come back, swapped in this request or not (reflection-guard.ts).
+    const scrubbing = plan.reflections.length > 0;
+    const headers = answerExpectation(req, res, scrubbing ? mapHeader(plan.headers, 'accept-encoding', restrictAcceptEncoding) : plan.headers);
     forward(deps, req, res, {
       tls: true,
       target: ctx.target,
@@ -43,7 +45,7 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
       method: req.method ?? 'GET',
       path: plan.path,
       headers,
-      scrubber: swapped ? deps.reflections.scrubber(plan.reflections) : undefined,
+      scrubber: scrubbing ? deps.reflections.scrubber(plan.reflections) : undefined,
     }, record);
   } catch (e) {
     const err = asGatewayError(e);
@@ -79,7 +81,10 @@ export function checkAndPlan(deps: ProxyDeps, ctx: TunnelContext, req: IncomingM
     record.decision = 'swapped';
     record.secrets = plan.swaps.map((s) => `${s.secretName}@${s.version}`);
   }
-  return plan;
+  const guard = guardReflections(deps, sandbox, ctx.target, new Set(plan.swaps.map((s) => s.secretId)));
+  if (guard.length === 0) return plan;
+  const extra = deps.reflections.expand(guard);
+  return { ...plan, reflections: plan.reflections.length === 0 ? extra : [...plan.reflections, ...extra] };
 }
 
 /**

@@ -13,7 +13,8 @@ import { upstreamError } from './upstream-errors.js';
 
 /**
  * A WebSocket handshake inside a tunnel: checked and swapped like any request, then the two
- * sockets are joined. When a credential was swapped in, compression extensions are refused (so
+ * sockets are joined. When a value could come back (a secret of the sandbox is scoped to this
+ * host, swapped in this handshake or not), compression extensions are refused (so
  * the server's frames stay readable) and the server-to-client byte stream is masked with
  * same-length replacements, which keeps frame lengths valid. A value split across two frames
  * is not caught (documented limit).
@@ -31,8 +32,9 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new GatewayError('GW_BAD_REQUEST', 'only WebSocket upgrades are relayed');
     const plan = checkAndPlan(deps, ctx, req, record);
     const scrubber = new Scrubber(plan.reflections);
-    const swapped = plan.swaps.length > 0;
-    const requestHeaders = swapped ? withoutHeader(plan.headers, 'sec-websocket-extensions') : plan.headers;
+    // Masked whenever a value could come back, swapped in this handshake or not (reflection-guard.ts).
+    const scrubbing = plan.reflections.length > 0;
+    const requestHeaders = scrubbing ? withoutHeader(plan.headers, 'sec-websocket-extensions') : plan.headers;
     const upstream = httpsRequest({
       host: ctx.address.address,
       family: ctx.address.family,
@@ -61,7 +63,7 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
       socket.on('error', () => upSocket.destroy());
       upSocket.on('data', (c: Buffer) => (record.bytesIn += c.length));
       socket.on('data', (c: Buffer) => (record.bytesOut += c.length));
-      const fromServer = swapped ? upSocket.pipe(Scrubber.sameLength(plan.reflections).stream()) : upSocket;
+      const fromServer = scrubbing ? upSocket.pipe(Scrubber.sameLength(plan.reflections).stream()) : upSocket;
       fromServer.pipe(socket).on('close', () => upSocket.destroy());
       socket.pipe(upSocket).on('close', () => socket.destroy());
       upSocket.setTimeout(deps.limits.idleMs, () => upSocket.destroy());

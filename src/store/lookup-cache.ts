@@ -25,6 +25,7 @@ export class LookupCache {
   };
   readonly #tokens = new Map<string, TokenResolution>();
   readonly #sandboxes = new Map<string, SandboxInfo>();
+  readonly #sandboxTokens = new Map<string, readonly string[]>();
 
   constructor(db: Db, maxEntries = 10_000) {
     this.#ownChanges = db.prepare('SELECT total_changes() AS t');
@@ -40,6 +41,10 @@ export class LookupCache {
     return this.#get(this.#sandboxes, id, load);
   }
 
+  sandboxTokens(id: string, load: () => readonly string[]): readonly string[] {
+    return this.#get(this.#sandboxTokens, id, load) ?? [];
+  }
+
   #get<T extends object>(map: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
     const t = this.#ownChanges.get()?.t ?? -1;
     let v = this.#v;
@@ -51,6 +56,7 @@ export class LookupCache {
     if (t !== this.#t || v !== this.#v) {
       this.#tokens.clear();
       this.#sandboxes.clear();
+      this.#sandboxTokens.clear();
       this.#t = t;
       this.#v = v;
     }

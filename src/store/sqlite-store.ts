@@ -159,6 +159,10 @@ export class SqliteStore implements Store {
     return this.#sandboxes.authenticate(name, key);
   }
 
+  tokensOfSandbox(sandboxId: string): readonly string[] {
+    return this.#lookups.sandboxTokens(sandboxId, () => this.#bindings.listById(sandboxId).map((b) => b.token));
+  }
+
   resolveToken(token: string): TokenResolution | undefined {
     if (typeof token !== 'string' || token === '') return undefined;
     return this.#lookups.token(token, () => this.#bindings.resolve(token));

@@ -200,6 +200,8 @@ export interface Store {
   authenticateSandbox(name: string, key: string): SandboxInfo | undefined;
   /** Looks a stand-in token up exactly; undefined if unknown or revoked. */
   resolveToken(token: string): TokenResolution | undefined;
+  /** The stand-in tokens of a sandbox's bindings (any tenant: the id says which sandbox). */
+  tokensOfSandbox(sandboxId: string): readonly string[];
 
   // audit
   audit(actor: string, action: string, target: string, detail?: Record<string, unknown>): void;

@@ -155,6 +155,42 @@ describe('channels a naive relay forgets', () => {
   });
 });
 
+describe('values that come back later, or under another secret', () => {
+  it('a value swapped into a login comes back on a later request without any token: scrubbed', async () => {
+    const login = await once(a, p.api, 'alpha', httpReq('GET', '/session/login', p.api, [['Authorization', `Bearer ${p.alpha.bearer}`]]));
+    expect(login.status).toBe(200);
+    expect(a.upstream.received.at(-1)?.headers.authorization).toBe(`Bearer ${REAL.bearer}`);
+    const sid = /sid=(\w+)/.exec(String(login.headers['set-cookie'] ?? ''))?.[1];
+    expect(sid).toBeDefined();
+    // No token in this request: nothing is swapped, and yet the answer carries the real value.
+    for (const encoding of ['identity', 'gzip']) {
+      const me = await once(a, p.api, 'alpha', httpReq('GET', '/session/me', p.api, [['Cookie', `sid=${sid}`], ['Accept-Encoding', encoding]]));
+      expect(me.status).toBe(200);
+      expect(a.upstream.received.at(-1)?.headers.authorization).toBeUndefined();
+      expect(me.all).toMatch(/sk-standin_|standin_/);
+      expectCleanEverywhere(a, me.all);
+    }
+  });
+
+  it('a response to one secret\'s request that carries another in-scope secret of the sandbox: scrubbed', async () => {
+    const login = await once(a, p.api, 'alpha', httpReq('GET', '/session/login', p.api, [['X-Api-Key', p.alpha.header]]));
+    const sid = /sid=(\w+)/.exec(String(login.headers['set-cookie'] ?? ''))?.[1];
+    const me = await once(a, p.api, 'alpha', httpReq('GET', '/session/me', p.api, [['Cookie', `sid=${sid}`], ['Authorization', `Bearer ${p.alpha.bearer}`]]));
+    expect(me.status).toBe(200);
+    expect(a.upstream.received.at(-1)?.headers.authorization).toBe(`Bearer ${REAL.bearer}`);
+    expect(me.all).toContain(p.alpha.header);
+    expectCleanEverywhere(a, me.all);
+  });
+
+  it('another sandbox\'s session on the same host shows it only its own values, never another\'s', async () => {
+    // beta holds bearer-s too (its own token); alpha's header secret is not beta's: beta's
+    // answers are scrubbed of beta's secrets only, and beta never had alpha's header value swapped.
+    const me = await once(a, p.api, 'beta', httpReq('GET', '/session/me', p.api, [['Cookie', 'sid=s1']]));
+    expect(me.status).toBe(200);
+    expect(me.all).not.toContain(REAL.bearer);
+  });
+});
+
 describe('decompression bombs', () => {
   for (const coding of ['gzip', 'br'] as const) {
     it(`a ${coding} bomb (64 MiB of zeros) on a swapped request is cut, not inflated whole`, async () => {

@@ -39,6 +39,8 @@ export interface UpstreamOptions {
 
 export async function startUpstream(options: UpstreamOptions = {}): Promise<Upstream> {
   const received: Echo[] = [];
+  // /session/login remembers the credential it was sent under a cookie; /session/me shows it again.
+  const sessions = new Map<string, string>();
   const server: Server = createServer({
     cert: readFileSync(join(CERTS, 'upstream.pem')),
     key: readFileSync(join(CERTS, 'upstream-key.pem')),
@@ -58,7 +60,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       };
       received.push(echo);
       if (options.git && echo.url.startsWith('/git/')) return serveGit(options.git, echo, Buffer.concat(chunks), res);
-      route(echo, req, res);
+      route(echo, req, res, sessions);
     });
   });
   const wss = new WebSocketServer({ noServer: true });
@@ -136,9 +138,20 @@ function credentialOf(echo: Echo): string {
   return [typeof auth === 'string' ? auth : '', typeof key === 'string' ? key : '', echo.url].join(' | ');
 }
 
-function route(echo: Echo, req: IncomingMessage, res: ServerResponse): void {
+function route(echo: Echo, req: IncomingMessage, res: ServerResponse, sessions: Map<string, string>): void {
   const path = (echo.url.split('?')[0] ?? '').replace(/\/+$/, '');
   const json = JSON.stringify(echo);
+  if (path === '/session/login') {
+    const sid = `s${sessions.size + 1}`;
+    sessions.set(sid, credentialOf(echo));
+    res.writeHead(200, { 'set-cookie': `sid=${sid}`, 'content-type': 'text/plain' });
+    return void res.end('logged in');
+  }
+  if (path === '/session/me') {
+    const sid = /(?:^|;\s*)sid=([^;]+)/.exec(String(echo.headers.cookie ?? ''))?.[1] ?? '';
+    res.writeHead(200, { 'content-type': 'application/json', 'x-session-key': sessions.get(sid) ?? '' });
+    return void res.end(JSON.stringify({ session: sid, key: sessions.get(sid) ?? null }));
+  }
   if (path === '/gzip' || path === '/deflate' || path === '/br') {
     const coding = path.slice(1);
     const body = coding === 'gzip' ? gzipSync(json) : coding === 'deflate' ? deflateSync(json) : brotliCompressSync(json);
