@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { RuntimeError, UsageError } from '../errors.js';
+import { RuntimeError } from '../errors.js';
 import { homePaths, loadMasterKey, resolveHome, type HomePaths } from '../config/home.js';
 import { openDatabase, type Db } from '../store/database.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { pendingKeyPath, readPendingKey } from './masterkey-file.js';
 import { DEFAULT_TENANT, type Store } from '../store/types.js';
-import { checkLabel, printable } from '../store/validate.js';
+import { requireTenant } from '../store/tenants-repo.js';
+import { checkLabel } from '../store/validate.js';
 
 /**
  * What a command needs from the home, opened on first use: `providers` touches nothing, `log`
@@ -69,14 +70,7 @@ export function createContext(
       store = new SqliteStore(getDb(), key, { tenant: tenantName(), reloadKey });
       return store;
     },
-    tenant: () => {
-      if (tenant !== undefined) return tenant;
-      const name = tenantName();
-      const found = getDb().prepare<[string], { name: string }>('SELECT name FROM tenants WHERE name = ?').get(name);
-      if (found === undefined) throw new UsageError(`no tenant named '${printable(name)}' (create it with \`standin tenant create ${name}\`)`);
-      tenant = found.name;
-      return tenant;
-    },
+    tenant: () => (tenant ??= requireTenant(getDb(), tenantName())),
     caPem: () => {
       const p = getPaths();
       try {

@@ -54,7 +54,7 @@ export function registerLog(program: Command, ctx: CliContext): void {
       const query = toQuery(o);
       if (o.allTenants !== true) query.tenant = ctx.tenant();
       const db = ctx.db();
-      const columns = o.allTenants === true ? [COLUMNS[0], TENANT_COLUMN, ...COLUMNS.slice(1)].filter((c) => c !== undefined) : COLUMNS;
+      const columns = o.allTenants === true ? [...COLUMNS.slice(0, 1), TENANT_COLUMN, ...COLUMNS.slice(1)] : COLUMNS;
       const print = (batch: readonly StoredNetLogRow[], json: boolean, header: boolean): void => {
         if (json) for (const r of batch) printJsonLine(r);
         else if (batch.length > 0) printTable(columns, batch, header);

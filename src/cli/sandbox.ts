@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
-import { findProvider } from '../providers/catalog.js';
+import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
 import { DEFAULT_ENVIRONMENT, type SandboxInfo, type Store } from '../store/types.js';
 import { checkLabel } from '../store/validate.js';
 import type { CliContext } from './context.js';
@@ -128,6 +128,6 @@ export function parseBinding(raw: string): { env: string; secretName: string } {
 function tokenPrefixFor(store: Store, secretName: string): string | undefined {
   const secret = store.getSecret(secretName);
   if (secret === undefined) throw new UsageError(`no secret named '${secretName}'`);
-  const prefix = secret.provider === null ? '' : (findProvider(secret.provider)?.tokenPrefix ?? '');
+  const prefix = tokenPrefixOf(secret.provider);
   return prefix === '' ? undefined : prefix;
 }

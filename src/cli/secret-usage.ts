@@ -34,7 +34,7 @@ export function registerSecretUsage(secret: Command, ctx: CliContext): void {
       if (u.requests === 0) return out(`secret ${info.name} has not been used${o.since === undefined ? '' : ' in that period'}`);
       out(`secret ${info.name}: ${u.requests} requests (${u.swapped} swapped, ${u.refused} refused, ${u.errors} failed), last ${isoTime(u.lastUsed)}`);
       const versionLabel = (v: number): string => {
-        const env = info.environments.find((e) => e.versions.includes(v) || e.currentVersion === v);
+        const env = info.environments.find((e) => e.versions.includes(v));
         if (env === undefined) return `v${v} (deleted)`;
         return `v${v} (${env.name}${env.currentVersion === v ? ', current' : ''})`;
       };

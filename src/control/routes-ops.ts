@@ -1,6 +1,7 @@
 import { queryNetLog } from '../netlog/query.js';
 import { parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery } from '../netlog/types.js';
+import { DEFAULT_TENANT } from '../store/types.js';
 import type { ControlDeps } from './deps.js';
 import { ControlError } from './problem.js';
 import type { Route } from './router.js';
@@ -84,7 +85,7 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
       summary: 'Prometheus metrics (text exposition format 0.0.4)', success: { status: 200, media: 'text/plain' }, mutating: false,
       handle: (ctx) => {
         // Gateway-wide counts are the operator's: a key of another tenant does not see them.
-        if (ctx.caller.tenant !== 'default') throw new ControlError('CTL_FORBIDDEN', 'metrics are for keys of the tenant default');
+        if (ctx.caller.tenant !== DEFAULT_TENANT) throw new ControlError('CTL_FORBIDDEN', 'metrics are for keys of the tenant default');
         return { status: 200, text: deps.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
       },
     },

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { checkProxyAddress, sandboxEnv } from '../cli/sandbox-env.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
-import { findProvider } from '../providers/catalog.js';
-import type { SandboxInfo, Store } from '../store/types.js';
+import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
+import { DEFAULT_ENVIRONMENT, type SandboxInfo, type Store } from '../store/types.js';
 import { checkEnv, checkLabel, checkName } from '../store/validate.js';
 import { readJson, validate, type BodySpec } from './body.js';
 import type { ControlDeps } from './deps.js';
@@ -83,7 +83,7 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
   const tokenPrefixFor = (store: Store, secretName: string): string | undefined => {
     const secret = store.getSecret(secretName);
     if (secret === undefined) throw new ControlError('CTL_INVALID', `no secret named '${printable(secretName)}'`, [{ field: 'secrets', message: 'names an unknown secret' }]);
-    const prefix = secret.provider === null ? '' : (findProvider(secret.provider)?.tokenPrefix ?? '');
+    const prefix = tokenPrefixOf(secret.provider);
     return prefix === '' ? undefined : prefix;
   };
 
@@ -107,7 +107,7 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
           };
           if (f.name !== undefined) attempt('name', () => checkName('sandbox', f.name ?? ''));
           for (const h of f.allowHosts ?? []) attempt('allowHosts', () => parseHostPattern(h));
-          if (f.environment !== undefined) attempt('environment', () => checkLabel('environment', f.environment, 'default'));
+          if (f.environment !== undefined) attempt('environment', () => checkLabel('environment', f.environment, DEFAULT_ENVIRONMENT));
           for (const [envName, secretName] of Object.entries(f.secrets ?? {})) {
             attempt('secrets', () => checkEnv(envName));
             if (ctx.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);

@@ -1,7 +1,7 @@
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider, listProviders } from '../providers/catalog.js';
 import { SecretValue } from '../secret-value.js';
-import type { SchemeSpec, SecretInfo, Store } from '../store/types.js';
+import { DEFAULT_ENVIRONMENT, type SchemeSpec, type SecretInfo, type Store } from '../store/types.js';
 import { checkLabel, checkName } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
 import { readJson, validate, type BodySpec } from './body.js';
@@ -34,7 +34,7 @@ const REVEAL_SECRET = {
 
 function checkEnvironment(value: string | undefined, report: (field: string, message: string) => void): void {
   try {
-    checkLabel('environment', value, 'default');
+    checkLabel('environment', value, DEFAULT_ENVIRONMENT);
   } catch (e) {
     report('environment', e instanceof Error ? e.message : 'is invalid');
   }
@@ -180,7 +180,7 @@ export function secretRoutes(): Route[] {
           if (f.reason !== undefined && f.reason.trim().length < 8) report('reason', 'must say why, in at least 8 characters');
           if (f.environment !== undefined) checkEnvironment(f.environment, report);
         });
-        const environment = checkLabel('environment', b.environment, 'default');
+        const environment = checkLabel('environment', b.environment, DEFAULT_ENVIRONMENT);
         const reason = b.reason.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
         const s = ctx.store.getSecret(ctx.params.name ?? '');
         const version = s?.environments.find((e) => e.name === environment)?.currentVersion;

@@ -1,5 +1,6 @@
 import type { Decision, GatewayErrorCode } from '../errors.js';
 import type { Db } from '../store/database.js';
+import { DEFAULT_TENANT } from '../store/types.js';
 import type { NetLogQuery, StoredNetLogRow } from './types.js';
 
 const DEFAULT_LIMIT = 100;
@@ -36,7 +37,7 @@ export function queryNetLog(db: Db, q: NetLogQuery): StoredNetLogRow[] {
   const params: Record<string, string | number> = {};
   if (q.tenant !== undefined) {
     // Rows refused before authentication have no tenant; the gateway operator's tenant sees them.
-    where.push(q.tenant === 'default' ? "(tenant = @tenant OR tenant IS NULL)" : 'tenant = @tenant');
+    where.push(q.tenant === DEFAULT_TENANT ? "(tenant = @tenant OR tenant IS NULL)" : 'tenant = @tenant');
     params.tenant = q.tenant;
   }
   if (q.sandbox !== undefined) {

@@ -1,6 +1,7 @@
 import { matchesAnyPattern } from '../policy/host-pattern.js';
 import type { Target } from '../policy/types.js';
-import type { Placement, SandboxInfo } from '../store/types.js';
+import type { SandboxInfo } from '../store/types.js';
+import { placementsOf } from '../swap/scheme-spec.js';
 import type { Reflection } from '../swap/schemes/index.js';
 import type { ProxyDeps } from './deps.js';
 
@@ -26,13 +27,9 @@ export function guardReflections(deps: ProxyDeps, sandbox: SandboxInfo, target: 
     }
     out.push({ real: value, standIn: token });
     // A fixed Basic user makes the whole pair known, so its Base64 form can be matched too.
-    for (const p of placements(r.secret.scheme)) {
+    for (const p of placementsOf(r.secret.scheme)) {
       if (p.kind === 'basic' && p.user !== undefined) out.push({ real: `${p.user}:${value}`, standIn: `${p.user}:${token}` });
     }
   }
   return out;
-}
-
-function placements(spec: Placement | { kind: 'multi'; placements: Placement[] }): Placement[] {
-  return spec.kind === 'multi' ? spec.placements : [spec];
 }

@@ -17,7 +17,6 @@ export function swapDeps(deps: ProxyDeps): SwapDeps {
     resolveToken: (token) => deps.store.resolveToken(token),
     secretValue: (id, version) => deps.secretValues.get(id, version),
     inScope: (hosts, target) => matchesAnyPattern(hosts, target),
-    expand: (reflections) => deps.reflections.expand(reflections),
   };
 }
 
@@ -81,10 +80,11 @@ export function checkAndPlan(deps: ProxyDeps, ctx: TunnelContext, req: IncomingM
     record.decision = 'swapped';
     record.secrets = plan.swaps.map((s) => `${s.secretName}@${s.version}`);
   }
+  // What this request swapped, then every other secret of the sandbox scoped here, expanded once
+  // (cached: the same pairs give the same array, and so the same scrubber).
   const guard = guardReflections(deps, sandbox, ctx.target, new Set(plan.swaps.map((s) => s.secretId)));
-  if (guard.length === 0) return plan;
-  const extra = deps.reflections.expand(guard);
-  return { ...plan, reflections: plan.reflections.length === 0 ? extra : [...plan.reflections, ...extra] };
+  const base = guard.length === 0 ? plan.reflections : [...plan.reflections, ...guard];
+  return { ...plan, reflections: base.length === 0 ? [] : deps.reflections.expand(base) };
 }
 
 /**

@@ -31,7 +31,7 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
   try {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new GatewayError('GW_BAD_REQUEST', 'only WebSocket upgrades are relayed');
     const plan = checkAndPlan(deps, ctx, req, record);
-    const scrubber = new Scrubber(plan.reflections);
+    const scrubber = deps.reflections.scrubber(plan.reflections);
     // Masked whenever a value could come back, swapped in this handshake or not (reflection-guard.ts).
     const scrubbing = plan.reflections.length > 0;
     const requestHeaders = scrubbing ? withoutHeader(plan.headers, 'sec-websocket-extensions') : plan.headers;

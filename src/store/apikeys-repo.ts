@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { Statement } from 'better-sqlite3';
 import { UsageError } from '../errors.js';
 import type { Db } from './database.js';
+import { DEFAULT_TENANT } from './types.js';
 import { printable } from './validate.js';
 
 /**
@@ -76,7 +77,7 @@ export class ApiKeysRepo {
    * time the plaintext exists outside the caller.
    */
   create(name: string, role: ApiKeyRole, options: { tenant?: string; canReveal?: boolean } = {}): { info: ApiKeyInfo; key: string } {
-    const tenant = options.tenant ?? 'default';
+    const tenant = options.tenant ?? DEFAULT_TENANT;
     const canReveal = options.canReveal === true;
     const n = typeof name === 'string' ? name.trim() : '';
     if (!NAME.test(n)) throw new UsageError(`invalid API key name '${printable(n)}': use 1-63 letters, digits, '.', '_' or '-'`);

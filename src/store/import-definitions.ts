@@ -1,5 +1,6 @@
 import type { Definitions } from './definitions.js';
-import type { SchemeSpec, Store } from './types.js';
+import { DEFAULT_ENVIRONMENT, type SchemeSpec, type Store } from './types.js';
+import { checkLabel } from './validate.js';
 
 /**
  * Applies imported definitions to a store, creating only what is missing and never changing or
@@ -49,7 +50,7 @@ export function importDefinitions(store: Store, defs: Definitions, actor: string
   for (const x of defs.sandboxes) {
     const wanted = Object.entries(x.bindings ?? {});
     const allowHosts = x.allowHosts ?? [];
-    const environment = store.getSandbox(x.name)?.environment ?? x.environment?.trim().toLowerCase() ?? 'default';
+    const environment = store.getSandbox(x.name)?.environment ?? checkLabel('environment', x.environment, DEFAULT_ENVIRONMENT);
     const usable = (env: string, secret: string, sandbox: string): boolean => {
       const found = store.getSecret(secret);
       if (found === undefined) {

@@ -1,4 +1,3 @@
-import { RuntimeError } from '../errors.js';
 import type { SecretValue } from '../secret-value.js';
 import { AuditRepo } from './audit-repo.js';
 import { BindingsRepo } from './bindings-repo.js';
@@ -56,7 +55,6 @@ export class SqliteStore implements Store {
   readonly #views = new Map<string, SqliteStore>();
 
   constructor(db: Db, masterKey: Buffer | MasterKeyRing, options: SqliteStoreOptions = {}) {
-    if (Buffer.isBuffer(masterKey) && masterKey.length !== 32) throw new RuntimeError('master key must be 32 bytes');
     const clock = options.clock ?? Date.now;
     this.#db = db;
     this.#keys = Buffer.isBuffer(masterKey) ? new MasterKeyRing(db, masterKey, options.reloadKey) : masterKey;

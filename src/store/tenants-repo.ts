@@ -6,6 +6,18 @@ import { DEFAULT_TENANT, type TenantInfo } from './types.js';
 import { checkLabel, printable } from './validate.js';
 
 /**
+ * The tenant's canonical name; a UsageError when it does not exist. Needs only the database, so
+ * commands that read the log without the master key can check `--tenant` too.
+ */
+export function requireTenant(db: Db, name: string): string {
+  const n = checkLabel('tenant', name, DEFAULT_TENANT);
+  if (db.prepare<[string], { name: string }>('SELECT name FROM tenants WHERE name = ?').get(n) === undefined) {
+    throw new UsageError(`no tenant named '${printable(String(name))}' (create it with \`standin tenant create ${n}\`)`);
+  }
+  return n;
+}
+
+/**
  * Tenants: the unit that owns secrets, sandboxes, API keys, audit rows and network-log rows.
  * `default` always exists. A tenant is only ever created, never renamed or deleted, so a row that
  * names one never points at something else later.
@@ -29,11 +41,7 @@ export class TenantsRepo {
 
   /** The tenant's canonical name; a UsageError when it does not exist. */
   require(name: string): string {
-    const n = checkLabel('tenant', name, DEFAULT_TENANT);
-    if (this.#one.get(n) === undefined) {
-      throw new UsageError(`no tenant named '${printable(String(name))}' (create it with \`standin tenant create ${n}\`)`);
-    }
-    return n;
+    return requireTenant(this.#db, name);
   }
 
   create(name: string, actor: string): TenantInfo {

@@ -3,7 +3,6 @@ import type { SecretValue } from '../secret-value.js';
 import type { TokenResolution, SecretInfo } from '../store/types.js';
 import type { Target } from '../policy/types.js';
 import { findTokens, queryParams } from './find-tokens.js';
-import { expandReflections } from './reflections.js';
 import { schemeFor, type MutableRequest, type Reflection } from './schemes/index.js';
 import type { AppliedSwap, Exchange, FoundToken, HeaderList } from './types.js';
 
@@ -11,15 +10,16 @@ export interface SwapDeps {
   resolveToken(token: string): TokenResolution | undefined;
   secretValue(secretId: string, version: number): SecretValue;
   inScope(hosts: readonly string[], target: Target): boolean;
-  /** Expands reflections into their encoded forms (a cache may return a shared, read-only array). */
-  expand?(reflections: readonly Reflection[]): Reflection[];
 }
 
 export interface SwapPlan {
   headers: HeaderList;
   path: string;
   swaps: AppliedSwap[];
-  /** Forms of the real values to replace in the response (empty when nothing was swapped). */
+  /**
+   * The real values as placed and their stand-ins (empty when nothing was swapped); the caller
+   * adds what else must be scrubbed and expands them into their encodings (reflections.ts) once.
+   */
   reflections: Reflection[];
 }
 
@@ -75,7 +75,7 @@ export function planSwaps(ex: Exchange, deps: SwapDeps): SwapOutcome {
     reflections.push({ real: plain, standIn: f.token }, ...schemeFor(secret.scheme).apply(req, f.location, f.token, plain));
     swaps.set(secret.id, { secretId: secret.id, secretName: secret.name, version, token: f.token });
   }
-  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections: (deps.expand ?? expandReflections)(reflections) } };
+  return { ok: true, plan: { headers: req.headers, path: rebuildPath(ex.path, req), swaps: [...swaps.values()], reflections } };
 }
 
 function refuse(code: 'GW_TOKEN_UNKNOWN' | 'GW_TOKEN_SCOPE' | 'GW_TOKEN_PLACEMENT' | 'GW_SECRET_UNAVAILABLE', detail: string, secrets: string[]): SwapOutcome {

@@ -15,6 +15,8 @@ interface Needle {
 export class Scrubber {
   private readonly needles: Needle[];
   private readonly pairs: [string, string][];
+  // Header names are compared case-insensitively (scrubHeaders): lowered once, not per response.
+  private readonly loweredReals: string[];
 
   constructor(reflections: readonly Reflection[]) {
     const seen = new Set<string>();
@@ -27,6 +29,7 @@ export class Scrubber {
     // Longest first, so that a form that contains another is replaced whole.
     this.pairs.sort((a, b) => b[0].length - a[0].length);
     this.needles = this.pairs.map(([real, standIn]) => ({ find: Buffer.from(real, 'utf8'), replace: Buffer.from(standIn, 'utf8') }));
+    this.loweredReals = this.pairs.map(([real]) => real.toLowerCase());
   }
 
   /**
@@ -54,11 +57,10 @@ export class Scrubber {
    * clients lower-case them; such a header is dropped rather than renamed.
    */
   scrubHeaders(headers: readonly [string, string][]): [string, string][] {
-    const lowered = this.pairs.map(([real]) => real.toLowerCase());
     return headers
       .filter(([name]) => {
         const n = name.toLowerCase();
-        return !lowered.some((real) => n.includes(real));
+        return !this.loweredReals.some((real) => n.includes(real));
       })
       .map(([name, value]) => [name, this.scrubString(value)]);
   }
