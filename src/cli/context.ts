@@ -5,7 +5,8 @@ import { homePaths, loadMasterKey, resolveHome, type HomePaths } from '../config
 import { openDatabase, type Db } from '../store/database.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { pendingKeyPath, readPendingKey } from './masterkey-file.js';
-import { DEFAULT_TENANT, type Store } from '../store/types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
+import { type Store } from '../store/types.js';
 import { requireTenant } from '../store/tenants-repo.js';
 import { checkLabel } from '../store/validate.js';
 

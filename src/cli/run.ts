@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { checkIsolateSupported, checkUser, setupIsolation, type Isolation } from './isolate.js';
-import { checkProxyAddress, loadSandboxEnv, resolveProxyAddress } from './sandbox-env.js';
+import { checkProxyAddress, resolveProxyAddress } from '../sandbox-env/env.js';
+import { loadSandboxEnv } from './load-sandbox-env.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 

@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
-import { DEFAULT_ENVIRONMENT, type SandboxInfo, type Store } from '../store/types.js';
+import { DEFAULT_ENVIRONMENT, type SandboxInfo } from '../model/secrets.js';
+import { type Store } from '../store/types.js';
 import { checkLabel } from '../store/validate.js';
 import type { CliContext } from './context.js';
 import { isoTime, out, printJson, printTable } from './output.js';
-import { checkProxyAddress, formatEnv, loadSandboxEnv, parseEnvFormat } from './sandbox-env.js';
+import { checkProxyAddress, formatEnv, parseEnvFormat } from '../sandbox-env/env.js';
+import { loadSandboxEnv } from './load-sandbox-env.js';
 
 /** `standin sandbox ...`: identities that connect through the gateway, and their bindings. */
 export function registerSandbox(program: Command, ctx: CliContext): void {

@@ -1,7 +1,7 @@
 import { queryNetLog } from '../netlog/query.js';
 import { parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery } from '../netlog/types.js';
-import { DEFAULT_TENANT } from '../store/types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
 import type { ControlDeps } from './deps.js';
 import { ControlError } from './problem.js';
 import type { Route } from './router.js';

@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
-import { checkProxyAddress, sandboxEnv } from '../cli/sandbox-env.js';
+import { checkProxyAddress, sandboxEnv } from '../sandbox-env/env.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
-import { DEFAULT_ENVIRONMENT, type SandboxInfo, type Store } from '../store/types.js';
+import { DEFAULT_ENVIRONMENT, type SandboxInfo } from '../model/secrets.js';
+import { type Store } from '../store/types.js';
 import { checkEnv, checkLabel, checkName } from '../store/validate.js';
 import { readJson, validate, type BodySpec } from './body.js';
 import type { ControlDeps } from './deps.js';

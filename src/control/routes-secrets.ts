@@ -1,7 +1,8 @@
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider, listProviders } from '../providers/catalog.js';
 import { SecretValue } from '../secret-value.js';
-import { DEFAULT_ENVIRONMENT, type SchemeSpec, type SecretInfo, type Store } from '../store/types.js';
+import { DEFAULT_ENVIRONMENT, type SchemeSpec, type SecretInfo } from '../model/secrets.js';
+import { type Store } from '../store/types.js';
 import { checkLabel, checkName } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
 import { readJson, validate, type BodySpec } from './body.js';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { UsageError } from '../errors.js';
-import { DEFAULT_TENANT } from '../store/types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
 import { checkLabel } from '../store/validate.js';
 import type { ControlAddress } from './address.js';
 import type { ControlDeps } from './deps.js';

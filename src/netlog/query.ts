@@ -1,6 +1,6 @@
 import type { Decision, GatewayErrorCode } from '../errors.js';
 import type { Db } from '../store/database.js';
-import { DEFAULT_TENANT } from '../store/types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
 import type { NetLogQuery, StoredNetLogRow } from './types.js';
 
 const DEFAULT_LIMIT = 100;

@@ -1,9 +1,10 @@
 import { GatewayError } from '../errors.js';
-import type { SandboxInfo } from '../store/types.js';
+import type { SandboxInfo } from '../model/secrets.js';
 import { matchesAnyPattern } from './host-pattern.js';
 import { allowDestPermits, classifyAddress } from './address.js';
 import { resolveTarget } from './resolve.js';
-import type { CheckedAddress, ResolverOptions, Target } from './types.js';
+import type { CheckedAddress, Target } from '../model/target.js';
+import type { ResolverOptions } from './types.js';
 
 /**
  * The whole egress decision for one destination of one sandbox: its host policy, then the

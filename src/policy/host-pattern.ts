@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { parseHostHeader } from './target.js';
-import type { Target } from './types.js';
+import type { Target } from '../model/target.js';
 
 /**
  * Host patterns scope secrets and sandbox egress: `api.openai.com` (exactly that host),

@@ -1,8 +1,8 @@
 import { GatewayError } from '../errors.js';
-import { countHeader, headerValue } from '../swap/headers.js';
-import type { HeaderList } from '../swap/types.js';
+import { countHeader, headerValue } from '../model/headers.js';
+import type { HeaderList } from '../model/headers.js';
 import { parseHostHeader } from './target.js';
-import type { Target } from './types.js';
+import type { Target } from '../model/target.js';
 
 export interface RequestHead {
   httpVersion: string;

@@ -3,7 +3,8 @@ import { GatewayError, UsageError } from '../errors.js';
 import { allowDestPermits, classifyAddress } from './address.js';
 import { formatIp, parseIp } from './ip.js';
 import { parseHost } from './target.js';
-import type { CheckedAddress, ResolverOptions, Target } from './types.js';
+import type { CheckedAddress, Target } from '../model/target.js';
+import type { ResolverOptions } from './types.js';
 
 /**
  * Turns a parsed target into the one address the gateway will connect to. Every address DNS

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors.js';
 import { formatIPv6, parseIPv4, parseIPv6 } from './ip.js';
-import type { Target } from './types.js';
+import type { Target } from '../model/target.js';
 
 /**
  * The one grammar for destinations: the CONNECT authority, the Host header inside a tunnel, the

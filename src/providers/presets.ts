@@ -1,4 +1,4 @@
-import type { SchemeSpec } from '../store/types.js';
+import type { SchemeSpec } from '../model/secrets.js';
 
 /**
  * The provider presets as data. Each entry was written from the provider's public API
@@ -7,7 +7,7 @@ import type { SchemeSpec } from '../store/types.js';
  * Hosts are deliberately narrow (the API hosts only): a wider scope is one explicit `--hosts` away,
  * while a preset that is too wide would send a credential somewhere nobody asked for. Token
  * prefixes only exist so that client-side format checks accept the stand-in; they must be
- * [A-Za-z0-9_-] (see swap/token-format.ts), which rules out SendGrid's `SG.`.
+ * [A-Za-z0-9_-] (see model/token-format.ts), which rules out SendGrid's `SG.`.
  */
 export interface Provider {
   id: string;

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import type { SandboxInfo, Store } from '../store/types.js';
+import type { SandboxInfo } from '../model/secrets.js';
+import type { Store } from '../store/types.js';
 import { parseProxyAuthorization } from './proxy-auth.js';
 
 /** The sandbox a proxy request speaks for, or GW_PROXY_AUTH (407). */

@@ -4,9 +4,11 @@ import type { Logger } from '../logging/logger.js';
 import type { LeafContextCache } from '../ca/types.js';
 import type { NetLogWriter } from '../netlog/types.js';
 import type { SelfAddresses } from '../policy/egress.js';
-import type { CheckedAddress, ResolverOptions, Target } from '../policy/types.js';
+import type { CheckedAddress, Target } from '../model/target.js';
+import type { ResolverOptions } from '../policy/types.js';
 import type { ReflectionCache } from '../swap/reflection-cache.js';
-import type { SandboxInfo, Store } from '../store/types.js';
+import type { SandboxInfo } from '../model/secrets.js';
+import type { Store } from '../store/types.js';
 import type { SandboxConnections } from './connection-limit.js';
 import type { SecretValueCache } from './secret-cache.js';
 

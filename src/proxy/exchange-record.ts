@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GatewayError, type Decision, type GatewayErrorCode } from '../errors.js';
 import type { NetLogRow, NetLogWriter } from '../netlog/types.js';
 import { redactPath } from '../netlog/sanitize.js';
-import type { Target } from '../policy/types.js';
+import type { Target } from '../model/target.js';
 
 /**
  * What the network log will say about one request or connection. Filled in as the exchange

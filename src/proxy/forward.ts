@@ -2,11 +2,11 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import type { CheckedAddress, Target } from '../policy/types.js';
+import type { CheckedAddress, Target } from '../model/target.js';
 import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
-import { fromRaw, headerValue, stripForClient, toRaw, withoutHeader } from '../swap/headers.js';
+import { fromRaw, headerValue, stripForClient, toRaw, withoutHeader } from '../model/headers.js';
 import type { Scrubber } from '../swap/scrubber.js';
-import type { HeaderList } from '../swap/types.js';
+import type { HeaderList } from '../model/headers.js';
 import type { ProxyDeps } from './deps.js';
 import type { ExchangeRecord } from './exchange-record.js';
 import { sendProblem } from './problem.js';

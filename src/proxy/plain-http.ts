@@ -4,7 +4,7 @@ import { checkEgress } from '../policy/egress.js';
 import { checkPlainRequest } from '../policy/request-checks.js';
 import { formatTarget, parseAbsoluteHttpUrl } from '../policy/target.js';
 import { findTokens } from '../swap/find-tokens.js';
-import { fromRaw, stripHopByHop, withoutHeader } from '../swap/headers.js';
+import { fromRaw, stripHopByHop, withoutHeader } from '../model/headers.js';
 import { authenticate } from './authenticate.js';
 import type { ProxyDeps } from './deps.js';
 import { ExchangeRecord } from './exchange-record.js';

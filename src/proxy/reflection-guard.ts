@@ -1,6 +1,6 @@
 import { matchesAnyPattern } from '../policy/host-pattern.js';
-import type { Target } from '../policy/types.js';
-import type { SandboxInfo } from '../store/types.js';
+import type { Target } from '../model/target.js';
+import type { SandboxInfo } from '../model/secrets.js';
 import { placementsOf } from '../swap/scheme-spec.js';
 import type { Reflection } from '../swap/schemes/index.js';
 import type { ProxyDeps } from './deps.js';

@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { Statement } from 'better-sqlite3';
 import { UsageError } from '../errors.js';
 import type { Db } from './database.js';
-import { DEFAULT_TENANT } from './types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
 import { printable } from './validate.js';
 
 /**

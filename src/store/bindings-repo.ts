@@ -1,11 +1,11 @@
 import type { Statement } from 'better-sqlite3';
 import { UsageError } from '../errors.js';
-import { generateToken } from '../swap/token-format.js';
+import { generateToken } from '../model/token-format.js';
 import type { AuditRepo } from './audit-repo.js';
 import type { Db } from './database.js';
 import { BINDING_COLUMNS, SECRET_COLUMNS, toBinding, toSecret, type BindingRow, type SecretRow } from './rows.js';
 import type { SecretsRepo } from './secrets-repo.js';
-import type { BindingInfo, TokenResolution } from './types.js';
+import type { BindingInfo, TokenResolution } from '../model/secrets.js';
 import { checkEnv, printable } from './validate.js';
 
 interface SandboxRef {

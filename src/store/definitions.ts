@@ -1,4 +1,5 @@
-import type { SchemeSpec, Store } from './types.js';
+import type { SchemeSpec } from '../model/secrets.js';
+import type { Store } from './types.js';
 
 /**
  * Secret definitions and sandbox bindings as a portable JSON document: references, never values.

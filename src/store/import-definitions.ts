@@ -1,5 +1,6 @@
 import type { Definitions } from './definitions.js';
-import { DEFAULT_ENVIRONMENT, type SchemeSpec, type Store } from './types.js';
+import { DEFAULT_ENVIRONMENT, type SchemeSpec } from '../model/secrets.js';
+import { type Store } from './types.js';
 import { checkLabel } from './validate.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
-import type { SandboxInfo, TokenResolution } from './types.js';
+import type { SandboxInfo, TokenResolution } from '../model/secrets.js';
 
 /**
  * Memo of the two reads the proxy makes on every request (token -> resolution, sandbox id ->

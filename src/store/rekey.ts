@@ -3,7 +3,7 @@ import { AuditRepo } from './audit-repo.js';
 import { decryptValue, encryptValue, sandboxAad, secretAad } from './crypto.js';
 import type { Db } from './database.js';
 import { opensDatabase, sampleCiphertext } from './master-key-ring.js';
-import { DEFAULT_TENANT } from './types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
 
 /**
  * Master key rotation, database side: every stored ciphertext (each version of each secret, each

@@ -1,6 +1,7 @@
 import { RuntimeError } from '../errors.js';
-import { DEFAULT_ENVIRONMENT, DEFAULT_KEEP_VERSIONS } from './types.js';
-import type { BindingInfo, Placement, SandboxInfo, SchemeSpec, SecretEnvironment, SecretInfo } from './types.js';
+import { DEFAULT_ENVIRONMENT } from '../model/secrets.js';
+import { DEFAULT_KEEP_VERSIONS } from './types.js';
+import type { BindingInfo, Placement, SandboxInfo, SchemeSpec, SecretEnvironment, SecretInfo } from '../model/secrets.js';
 
 /**
  * Row shapes as SQLite returns them and their mapping to the public types. JSON columns are

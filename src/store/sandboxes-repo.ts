@@ -8,7 +8,8 @@ import type { Db } from './database.js';
 import type { MasterKeyRing } from './master-key-ring.js';
 import { newId, newProxyKey } from './ids.js';
 import { SANDBOX_COLUMNS, toSandbox, type SandboxAuthRow, type SandboxRow } from './rows.js';
-import { DEFAULT_ENVIRONMENT, type BindingInfo, type CreateSandboxInput, type SandboxInfo } from './types.js';
+import { DEFAULT_ENVIRONMENT, type BindingInfo, type SandboxInfo } from '../model/secrets.js';
+import { type CreateSandboxInput } from './types.js';
 import { checkEnv, checkLabel, checkName, normalizeHosts, printable } from './validate.js';
 
 const ASCII_NAME = /^[\x21-\x7e]{1,63}$/;

@@ -7,7 +7,8 @@ import type { Db } from './database.js';
 import type { MasterKeyRing } from './master-key-ring.js';
 import { newId } from './ids.js';
 import { SECRET_COLUMNS, toSecret, type SecretRow } from './rows.js';
-import { DEFAULT_ENVIRONMENT, DEFAULT_KEEP_VERSIONS, type CreateSecretInput, type RotateOptions, type SecretInfo } from './types.js';
+import { DEFAULT_ENVIRONMENT, type SecretInfo } from '../model/secrets.js';
+import { DEFAULT_KEEP_VERSIONS, type CreateSecretInput, type RotateOptions } from './types.js';
 import { checkKeepVersions, checkLabel, checkName, checkProvider, checkScheme, checkValue, normalizeHosts, printable } from './validate.js';
 
 /**

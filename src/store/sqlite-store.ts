@@ -7,19 +7,10 @@ import { SecretsRepo } from './secrets-repo.js';
 import { LookupCache } from './lookup-cache.js';
 import { MasterKeyRing } from './master-key-ring.js';
 import { TenantsRepo } from './tenants-repo.js';
-import { DEFAULT_TENANT, type TenantInfo } from './types.js';
-import type {
-  AuditEvent,
-  AuditFilter,
-  BindingInfo,
-  CreateSandboxInput,
-  CreateSecretInput,
-  RotateOptions,
-  SandboxInfo,
-  SecretInfo,
-  Store,
-  TokenResolution,
-} from './types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
+import { type TenantInfo } from './types.js';
+import type { AuditEvent, AuditFilter, CreateSandboxInput, CreateSecretInput, RotateOptions, Store } from './types.js';
+import type { BindingInfo, SandboxInfo, SecretInfo, TokenResolution } from '../model/secrets.js';
 
 export interface SqliteStoreOptions {
   /** Epoch-ms clock for created/updated/audit times; injectable for tests. */

@@ -2,7 +2,8 @@ import type { Statement } from 'better-sqlite3';
 import { UsageError } from '../errors.js';
 import type { AuditRepo } from './audit-repo.js';
 import type { Db } from './database.js';
-import { DEFAULT_TENANT, type TenantInfo } from './types.js';
+import { DEFAULT_TENANT } from '../model/secrets.js';
+import { type TenantInfo } from './types.js';
 import { checkLabel, printable } from './validate.js';
 
 /**

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { SecretValue } from '../secret-value.js';
-import { MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS, type Placement, type SchemeSpec } from './types.js';
+import { MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS } from './types.js';
+import { type Placement, type SchemeSpec } from '../model/secrets.js';
 
 /**
  * Input checks for the store. Each failure is one line naming the field; a secret value is never

@@ -1,5 +1,6 @@
-import { tokenCorePattern } from './token-format.js';
-import type { FoundToken, HeaderList, TokenLocation } from './types.js';
+import { tokenCorePattern } from '../model/token-format.js';
+import type { FoundToken, TokenLocation } from './types.js';
+import type { HeaderList } from '../model/headers.js';
 
 const TOKEN_CHAR = /[A-Za-z0-9_-]/;
 

@@ -1,10 +1,11 @@
 import { GatewayError } from '../errors.js';
 import type { SecretValue } from '../secret-value.js';
-import type { TokenResolution, SecretInfo } from '../store/types.js';
-import type { Target } from '../policy/types.js';
+import type { TokenResolution, SecretInfo } from '../model/secrets.js';
+import type { Target } from '../model/target.js';
 import { findTokens, queryParams } from './find-tokens.js';
 import { schemeFor, type MutableRequest, type Reflection } from './schemes/index.js';
-import type { AppliedSwap, Exchange, FoundToken, HeaderList } from './types.js';
+import type { AppliedSwap, Exchange, FoundToken } from './types.js';
+import type { HeaderList } from '../model/headers.js';
 
 export interface SwapDeps {
   resolveToken(token: string): TokenResolution | undefined;

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { Placement, SchemeSpec } from '../store/types.js';
+import type { Placement, SchemeSpec } from '../model/secrets.js';
 
 /**
  * The text form of a scheme, as given to `secret create --scheme` and shown by every listing:

@@ -1,8 +1,6 @@
-import type { SandboxInfo, SecretInfo } from '../store/types.js';
-import type { Target } from '../policy/types.js';
-
-/** Headers in wire order, names as received (never a joined convenience view). */
-export type HeaderList = [name: string, value: string][];
+import type { HeaderList } from '../model/headers.js';
+import type { SandboxInfo, SecretInfo } from '../model/secrets.js';
+import type { Target } from '../model/target.js';
 
 /** Where a stand-in token was found in a request. */
 export type TokenLocation =

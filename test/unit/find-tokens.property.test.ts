@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { findTokens } from '../../src/swap/find-tokens.js';
-import { generateToken } from '../../src/swap/token-format.js';
+import { generateToken } from '../../src/model/token-format.js';
 
 // Text around a token: anything but token characters at the edges, so the boundaries are real.
 const filler = fc.string({ maxLength: 30 }).map((s) => s.replace(/standin_/g, 'x'));

@@ -3,7 +3,7 @@ import { parseHostPattern } from '../../src/policy/host-pattern.js';
 import { findProvider, listProviders, tokenPrefixFor } from '../../src/providers/catalog.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../../src/swap/scheme-spec.js';
 import { findTokens } from '../../src/swap/find-tokens.js';
-import { generateToken } from '../../src/swap/token-format.js';
+import { generateToken } from '../../src/model/token-format.js';
 import { checkScheme } from '../../src/store/validate.js';
 
 const REQUIRED = ['anthropic', 'openai', 'gemini', 'openrouter', 'github', 'gitlab', 'vercel', 'cloudflare', 'stripe', 'notion', 'resend', 'slack', 'twilio', 'sendgrid', 'huggingface'];

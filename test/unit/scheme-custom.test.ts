@@ -4,9 +4,9 @@ import { SecretValue } from '../../src/secret-value.js';
 import { planSwaps, type SwapDeps } from '../../src/swap/plan.js';
 import { formatSchemeSpec, parseSchemeList, parseSchemeSpec } from '../../src/swap/scheme-spec.js';
 import { schemeFor } from '../../src/swap/schemes/index.js';
-import { generateToken } from '../../src/swap/token-format.js';
-import type { SchemeSpec, SecretInfo } from '../../src/store/types.js';
-import type { HeaderList } from '../../src/swap/types.js';
+import { generateToken } from '../../src/model/token-format.js';
+import type { SchemeSpec, SecretInfo } from '../../src/model/secrets.js';
+import type { HeaderList } from '../../src/model/headers.js';
 import { checkScheme } from '../../src/store/validate.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'latin1').toString('base64');

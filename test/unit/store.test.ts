@@ -9,7 +9,7 @@ import { openDatabase, userVersion, type Db } from '../../src/store/database.js'
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { CreateSecretInput } from '../../src/store/types.js';
-import { tokenCorePattern } from '../../src/swap/token-format.js';
+import { tokenCorePattern } from '../../src/model/token-format.js';
 
 const KEY = randomBytes(32);
 const VALUE = 'sk-PLANTED-REAL-VALUE-7f3a9c';

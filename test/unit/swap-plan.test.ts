@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { SecretValue } from '../../src/secret-value.js';
 import { findTokens } from '../../src/swap/find-tokens.js';
 import { planSwaps, type SwapDeps } from '../../src/swap/plan.js';
-import { generateToken } from '../../src/swap/token-format.js';
-import type { SecretInfo, TokenResolution, SchemeSpec } from '../../src/store/types.js';
-import type { Exchange, HeaderList } from '../../src/swap/types.js';
+import { generateToken } from '../../src/model/token-format.js';
+import type { SecretInfo, TokenResolution, SchemeSpec } from '../../src/model/secrets.js';
+import type { Exchange } from '../../src/swap/types.js';
+import type { HeaderList } from '../../src/model/headers.js';
 
 function secret(name: string, scheme: SchemeSpec, hosts = ['api.example.com']): SecretInfo {
   return {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { formatTarget, parseAbsoluteHttpUrl, parseConnectAuthority, parseHostHeader } from '../../src/policy/target.js';
-import type { Target } from '../../src/policy/types.js';
+import type { Target } from '../../src/model/target.js';
 
 function badTarget(fn: () => unknown): void {
   try {

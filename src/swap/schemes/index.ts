@@ -1,4 +1,4 @@
-import type { Placement, SchemeSpec } from '../../store/types.js';
+import type { Placement, SchemeSpec } from '../../model/secrets.js';
 import { basicScheme } from './basic.js';
 import { bearerScheme } from './bearer.js';
 import { headerScheme } from './header.js';

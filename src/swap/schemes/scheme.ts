@@ -1,5 +1,6 @@
-import type { SchemeSpec } from '../../store/types.js';
-import type { HeaderList, TokenLocation } from '../types.js';
+import type { SchemeSpec } from '../../model/secrets.js';
+import type { HeaderList } from '../../model/headers.js';
+import type { TokenLocation } from '../types.js';
 import type { QueryParam } from '../find-tokens.js';
 
 /** The parts of a request a scheme may change. */

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { HomePaths } from '../config/home.js';
-import type { BindingInfo } from '../store/types.js';
-import type { CliContext } from './context.js';
-import { ensureCaBundle } from './init.js';
+import type { BindingInfo } from '../model/secrets.js';
 
 /**
  * The environment a sandbox runs with, in one place for `sandbox env`, `sandbox create` and `run`:
@@ -34,23 +32,6 @@ export function sandboxEnv(input: SandboxEnvInput): Record<string, string> {
   env['no_proxy'] = '';
   for (const v of CA_VARS) env[v] = input.caBundle;
   return env;
-}
-
-/** Reads what `sandboxEnv` needs from the home and store; refreshes the CA bundle if needed. */
-export async function loadSandboxEnv(ctx: CliContext, sandbox: string, proxyFlag?: string): Promise<Record<string, string>> {
-  const proxy = resolveProxyAddress(ctx.paths(), proxyFlag);
-  const store = ctx.store();
-  const info = store.getSandbox(sandbox);
-  if (info === undefined) throw new UsageError(`no sandbox named '${sandbox}'`);
-  const paths = ctx.paths();
-  await ensureCaBundle(paths, ctx.caPem());
-  return sandboxEnv({
-    sandbox: info.name,
-    proxyKey: store.proxyKey(info.name),
-    bindings: store.listBindings(info.name),
-    proxy,
-    caBundle: paths.caBundle,
-  });
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { HeaderList } from './types.js';
+/** Headers in wire order, names as received (never a joined convenience view). */
+export type HeaderList = [name: string, value: string][];
 
 // RFC 9110 §7.6.1 connection-specific fields, plus the proxy's own. They describe one hop and
 // must never cross the gateway in either direction.
