@@ -30,6 +30,7 @@ const CODES = {
   GW_TOKEN_UNKNOWN: { status: 403, decision: 'denied', title: 'Unknown or revoked stand-in token' },
   GW_TOKEN_PLACEMENT: { status: 403, decision: 'denied', title: 'Stand-in token is not in a place its secret is applied to' },
   GW_TOKEN_CLEARTEXT: { status: 403, decision: 'denied', title: 'Stand-in tokens are never swapped over cleartext HTTP' },
+  GW_BODY_TOO_LARGE: { status: 413, decision: 'denied', title: 'Request body is larger than the gateway reads for this credential' },
   GW_SECRET_UNAVAILABLE: { status: 502, decision: 'error', title: 'The credential for this token cannot be used' },
   GW_UPSTREAM_CONNECT: { status: 502, decision: 'error', title: 'Could not connect to the destination' },
   GW_UPSTREAM_TLS: { status: 502, decision: 'error', title: 'Destination TLS certificate could not be verified' },

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { CertificateAuthority } from './ca/types.js';
 import { createLeafContextCache } from './ca/leaf-cache.js';
@@ -10,7 +8,9 @@ import { DEFAULT_LIMITS, type ProxyLimits } from './proxy/deps.js';
 import { createProxyServer } from './proxy/server.js';
 import { SandboxConnections } from './proxy/connection-limit.js';
 import { SecretValueCache } from './proxy/secret-cache.js';
+import { SandboxAgents } from './proxy/upstream/sandbox-agents.js';
 import { ReflectionCache } from './swap/reflection-cache.js';
+import { SCHEMES } from './swap/schemes/registry.js';
 import { networkInterfaces } from 'node:os';
 import type { Store } from './store/types.js';
 
@@ -40,7 +40,7 @@ export interface Gateway {
   /** Stops accepting, waits briefly for open exchanges, flushes the network log. */
   close(): Promise<void>;
   /** Gauges for the metrics endpoint. */
-  stats(): { openConnections: number; openTunnels: number; leafCacheSize: number };
+  stats(): { openConnections: number; openTunnels: number; leafCacheSize: number; upstreamSockets: number; upstreamPools: number };
 }
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -54,39 +54,54 @@ function interfaceAddresses(): Set<string> {
 /** Wires the parts together from explicit dependencies and starts listening. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  // Upstream TLS is always verified; the name checked is the CONNECT target's (see forward.ts).
-  // One context, built once: given `ca` instead, the agent re-parses ~150 roots for every new
+  const clock = options.clock ?? Date.now;
+  // Upstream TLS is always verified; the name checked is the CONNECT target's (open-upstream.ts).
+  // One context, built once: given `ca` instead, an agent re-parses ~150 roots for every new
   // connection and rebuilds a 300 KB pool key (it includes the CA text) three times per request.
   const secureContext = createSecureContext({ ca: [...rootCertificates, ...options.upstreamCa], minVersion: 'TLSv1.2' });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, secureContext, rejectUnauthorized: true, scheduling: 'lifo' });
-  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+  const upstreams = new SandboxAgents(
+    secureContext,
+    { socketsPerHost: limits.upstreamSocketsPerHost, freeSocketsPerHost: 8, idleMs: Math.min(30_000, limits.idleMs) },
+    clock,
+  );
   const selfPorts = options.selfPorts ?? new Set<number>();
-  const leaves = createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000 });
+  const leaves = createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000, clock });
+  const secretValues = new SecretValueCache(1_000, (id, version) => options.store.secretValue(id, version));
   const proxy = createProxyServer({
     store: options.store,
+    pipeline: {
+      lookups: options.store,
+      secretValue: (id, version) => secretValues.get(id, version),
+      reflections: new ReflectionCache(1_000),
+      schemes: SCHEMES,
+      resolver: { overrides: options.resolve, allowDest: options.allowDest },
+      self: { ports: selfPorts, addresses: interfaceAddresses() },
+      clock,
+      maxBodyBytes: limits.maxBodyBytes,
+    },
     netlog: options.netlog,
     leaves,
-    resolver: { overrides: options.resolve, allowDest: options.allowDest },
-    httpsAgent,
-    httpAgent,
+    upstreams,
     logger: options.logger,
-    clock: options.clock ?? Date.now,
+    clock,
     limits,
-    self: { ports: selfPorts, addresses: interfaceAddresses() },
     connections: new SandboxConnections(limits.connectionsPerSandbox),
-    secretValues: new SecretValueCache(1_000, (id, version) => options.store.secretValue(id, version)),
-    reflections: new ReflectionCache(1_000),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   selfPorts.add(address.port);
   options.logger.info({ host: address.host, port: address.port }, 'proxy listening');
   return {
     address,
-    stats: () => ({ openConnections: proxy.openConnections(), openTunnels: proxy.openTunnels(), leafCacheSize: leaves.size() }),
+    stats: () => ({
+      openConnections: proxy.openConnections(),
+      openTunnels: proxy.openTunnels(),
+      leafCacheSize: leaves.size(),
+      upstreamSockets: upstreams.openSockets(),
+      upstreamPools: upstreams.pools(),
+    }),
     close: async () => {
       await proxy.close(SHUTDOWN_GRACE_MS);
-      httpsAgent.destroy();
-      httpAgent.destroy();
+      upstreams.destroy();
       options.netlog.flush();
     },
   };

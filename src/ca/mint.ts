@@ -42,7 +42,7 @@ interface LeafKey {
   ski: x509.SubjectKeyIdentifierExtension;
 }
 
-export function createLeafMinter(ca: CaSigner): (host: string) => Promise<{ certPem: string; keyPem: string }> {
+export function createLeafMinter(ca: CaSigner): (host: string, now?: number) => Promise<{ certPem: string; keyPem: string }> {
   // Per-instance, single-flight: concurrent first mints share one key generation; a failure is
   // forgotten so the next mint tries again.
   let leafKey: Promise<LeafKey> | undefined;
@@ -54,11 +54,10 @@ export function createLeafMinter(ca: CaSigner): (host: string) => Promise<{ cert
     return leafKey;
   };
 
-  return async (host: string) => {
+  return async (host: string, now: number = Date.now()) => {
     const ipFamily = isIP(host);
     if (ipFamily === 0 && !NAME.test(host)) throw new GatewayError('GW_BAD_TARGET', 'cannot mint a leaf for this host');
     const { keys, keyPem, ski } = await getLeafKey();
-    const now = Date.now();
     const withCn = host.length <= MAX_CN;
     const cert = await x509.X509CertificateGenerator.create(
       {

@@ -8,25 +8,20 @@
 export const DEFAULT_ENVIRONMENT = 'default';
 export const DEFAULT_TENANT = 'default';
 
-/** One place a credential goes in a request. */
-export type Placement =
-  | { kind: 'bearer' }
-  /** Basic credentials. With `user`, upstream always gets `user:value` (the value is the password). */
-  | { kind: 'basic'; user?: string }
-  /**
-   * A named header (lower-cased). With `template` (fixed text around exactly one `{{value}}`),
-   * upstream gets the template rendered with the value, whether the sandbox sent the bare token or
-   * the rendered template.
-   */
-  | { kind: 'header'; header: string; template?: string }
-  | { kind: 'query'; param: string };
-
 /**
- * How a credential is placed in a request: one placement, or several (`multi`): a token is
- * accepted where any of them accepts it and applied by the first that does. Rows stored before
- * `multi` existed hold a bare placement and stay valid.
+ * One place a credential goes in a request, as stored and shown: `kind` names a scheme of the
+ * registry (swap/schemes), the other fields are that scheme's own (a header name, a template, a
+ * query parameter). `{ kind: 'multi', placements: [...] }` lists several: a token is accepted where
+ * any of them accepts it and applied by the first that does. Only the registry reads the fields,
+ * so a new scheme adds no type here.
  */
-export type SchemeSpec = Placement | { kind: 'multi'; placements: Placement[] };
+export interface PlacementData {
+  readonly kind: string;
+  readonly [field: string]: unknown;
+}
+
+/** How a secret is applied: one placement, or a `multi` list of them. */
+export type SchemeSpec = PlacementData;
 
 /** The values of a secret in one environment: its own current version and kept versions. */
 export interface SecretEnvironment {
@@ -82,4 +77,32 @@ export interface TokenResolution {
   secret: SecretInfo;
   /** The version to apply: the current one in the sandbox's environment; null if it has none. */
   version: number | null;
+}
+
+/**
+ * The shape every stored scheme has, whatever its kinds: an object with a `kind`, and fields that
+ * are strings (null fields dropped), or a non-empty `multi` list of such objects (a list of one is
+ * that placement). Undefined for anything else. The rules of each kind are the registry's.
+ */
+export function toSchemeSpec(v: unknown): SchemeSpec | undefined {
+  if (!isObject(v)) return undefined;
+  if (v['kind'] !== 'multi') return toPlacementData(v);
+  const list = Array.isArray(v['placements']) ? v['placements'].map(toPlacementData) : [];
+  if (list.length === 0 || list.some((p) => p === undefined)) return undefined;
+  return list.length === 1 ? list[0] : { kind: 'multi', placements: list };
+}
+
+function toPlacementData(v: unknown): PlacementData | undefined {
+  if (!isObject(v) || typeof v['kind'] !== 'string' || v['kind'] === '' || v['kind'] === 'multi') return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (value === null || value === undefined) continue;
+    if (typeof value !== 'string') return undefined;
+    out[k] = value;
+  }
+  return out as PlacementData;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -5,7 +5,7 @@ import type { Store } from '../store/types.js';
 import { parseProxyAuthorization } from './proxy-auth.js';
 
 /** The sandbox a proxy request speaks for, or GW_PROXY_AUTH (407). */
-export function authenticate(store: Store, req: IncomingMessage): SandboxInfo {
+export function authenticate(store: Pick<Store, 'authenticateSandbox'>, req: IncomingMessage): SandboxInfo {
   const values = req.headersDistinct['proxy-authorization'];
   if (!values || values.length !== 1) throw new GatewayError('GW_PROXY_AUTH', values ? 'several credentials' : 'no credentials');
   const creds = parseProxyAuthorization(values[0]);

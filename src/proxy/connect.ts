@@ -4,9 +4,11 @@ import { TLSSocket } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import { checkEgress } from '../policy/egress.js';
 import { parseConnectAuthority } from '../policy/target.js';
+import type { Target } from '../model/target.js';
 import { authenticate } from './authenticate.js';
 import type { HeadDeadline, ProxyDeps, TunnelContext } from './deps.js';
-import { ExchangeRecord } from './exchange-record.js';
+import { Exchange } from '../exchange/exchange.js';
+import { logExchange } from '../exchange/log-row.js';
 import { asGatewayError, writeRawProblem } from './problem.js';
 
 /**
@@ -23,8 +25,7 @@ export function handleConnect(
   socket: Duplex,
   head: Buffer,
 ): void {
-  const record = new ExchangeRecord(deps.clock, 'CONNECT', 'https');
-  record.path = '';
+  const record = new Exchange(deps.clock(), 'connect', 'CONNECT');
   socket.on('error', () => socket.destroy());
   // Node puts no deadline on a socket once it is handed to 'connect': bound the setup phase
   // (authentication, DNS, minting, TLS handshake).
@@ -37,26 +38,26 @@ export function handleConnect(
     clearTimeout(setupTimer);
     const err = asGatewayError(e);
     record.fail(err);
-    writeRawProblem(socket, err, record.requestId);
-    record.write(deps.netlog);
+    writeRawProblem(socket, err, record.id);
+    logExchange(record, deps.netlog, deps.clock());
   };
   let sandboxName: string | null = null;
   void (async () => {
     if (req.httpVersion !== '1.1' && req.httpVersion !== '1.0') throw new GatewayError('GW_HTTP_VERSION');
     const target = parseTargetLenient(req.url ?? '', record);
     const sandbox = authenticate(deps.store, req);
-    sandboxName = record.sandbox = sandbox.name;
-    record.tenant = sandbox.tenant;
+    record.sandbox = sandbox;
+    sandboxName = sandbox.name;
     if (!target) throw new GatewayError('GW_BAD_TARGET');
     const release = deps.connections.acquire(sandbox.id);
     socket.once('close', release);
-    const address = await checkEgress(sandbox, target, 443, deps.resolver, deps.self);
-    record.upstreamIp = address.address;
+    const address = await checkEgress(sandbox, target, 443, deps.pipeline.resolver, deps.pipeline.self);
+    record.address = address;
     const context = await deps.leaves.get(target.host);
     if (socket.destroyed) {
       release();
       record.fail(new GatewayError('GW_CLIENT_ABORTED', 'closed during tunnel setup'));
-      record.write(deps.netlog);
+      logExchange(record, deps.netlog, deps.clock());
       return;
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -79,7 +80,7 @@ export function handleConnect(
       if (!tunnel) record.fail(new GatewayError('GW_TLS_HANDSHAKE', 'no completed handshake'));
       if (!tunnel || tunnel.requests === 0) {
         if (record.status === 0) record.status = 200;
-        record.write(deps.netlog);
+        logExchange(record, deps.netlog, deps.clock());
       }
     });
     tls.once('secure', () => {
@@ -121,10 +122,10 @@ function socketDeadline(socket: TLSSocket, onExpire: () => void): HeadDeadline {
 }
 
 /** Parses the target for the log even when authentication will fail; throws nothing. */
-function parseTargetLenient(raw: string, record: ExchangeRecord): ReturnType<typeof parseConnectAuthority> | undefined {
+function parseTargetLenient(raw: string, record: Exchange): Target | undefined {
   try {
     const target = parseConnectAuthority(raw);
-    record.setTarget(target);
+    record.target = target;
     return target;
   } catch {
     record.setPath(raw.slice(0, 256)); // keep what was asked for, sanitised, so refusals are visible

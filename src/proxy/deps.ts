@@ -1,16 +1,12 @@
-import type { Agent as HttpAgent } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
 import type { Logger } from '../logging/logger.js';
 import type { LeafContextCache } from '../ca/types.js';
+import type { PipelineDeps } from '../exchange/deps.js';
 import type { NetLogWriter } from '../netlog/types.js';
-import type { SelfAddresses } from '../policy/egress.js';
-import type { CheckedAddress, Target } from '../model/target.js';
-import type { ResolverOptions } from '../policy/types.js';
-import type { ReflectionCache } from '../swap/reflection-cache.js';
 import type { SandboxInfo } from '../model/secrets.js';
+import type { CheckedAddress, Target } from '../model/target.js';
 import type { Store } from '../store/types.js';
 import type { SandboxConnections } from './connection-limit.js';
-import type { SecretValueCache } from './secret-cache.js';
+import type { SandboxAgents } from './upstream/sandbox-agents.js';
 
 /** Deadlines and bounds the proxy enforces itself (see NODE-PITFALLS: Node applies few of them). */
 export interface ProxyLimits {
@@ -28,6 +24,10 @@ export interface ProxyLimits {
   upstreamResponseMs: number;
   /** Open client connections (tunnels and plain-HTTP) one sandbox may hold at once. */
   connectionsPerSandbox: number;
+  /** Concurrent upstream sockets one sandbox may hold to one host; more requests queue. */
+  upstreamSocketsPerHost: number;
+  /** Largest request body a credential step reads whole. */
+  maxBodyBytes: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -38,22 +38,21 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   upstreamConnectMs: 10_000,
   upstreamResponseMs: 300_000,
   connectionsPerSandbox: 512,
+  upstreamSocketsPerHost: 64,
+  maxBodyBytes: 1024 * 1024,
 };
 
 export interface ProxyDeps {
-  store: Store;
+  /** Authentication of proxy credentials (the rest of the store is the pipeline's lookups). */
+  store: Pick<Store, 'authenticateSandbox'>;
+  pipeline: PipelineDeps;
   netlog: NetLogWriter;
   leaves: LeafContextCache;
-  resolver: ResolverOptions;
-  httpsAgent: HttpsAgent;
-  httpAgent: HttpAgent;
+  upstreams: SandboxAgents;
   logger: Logger;
   clock: () => number;
   limits: ProxyLimits;
-  self: SelfAddresses;
   connections: SandboxConnections;
-  secretValues: SecretValueCache;
-  reflections: ReflectionCache;
 }
 
 /** What an intercepted tunnel was authorised for at CONNECT time. */

@@ -1,46 +1,24 @@
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { GatewayError } from '../errors.js';
-import type { CheckedAddress, Target } from '../model/target.js';
-import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
+import type { Exchange } from '../exchange/exchange.js';
+import type { Forward } from '../exchange/flow.js';
 import { fromRaw, headerValue, stripForClient, toRaw, withoutHeader } from '../model/headers.js';
-import type { Scrubber } from '../swap/scrubber.js';
-import type { HeaderList } from '../model/headers.js';
+import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
 import type { ProxyDeps } from './deps.js';
-import type { ExchangeRecord } from './exchange-record.js';
 import { sendProblem } from './problem.js';
 import { collectBody, relayBody } from './relay.js';
+import { openUpstream } from './upstream/open-upstream.js';
 import { upstreamError } from './upstream-errors.js';
 
-export interface Outbound {
-  tls: boolean;
-  target: Target;
-  address: CheckedAddress;
-  method: string;
-  path: string;
-  headers: HeaderList;
-  /** Present when a value could come back (swapped in, or another secret scoped to this host): the response is scrubbed of it. */
-  scrubber: Scrubber | undefined;
-}
-
 /**
- * Sends one checked request to the address that was checked for its target (the TLS name is the
- * target's, never a header's) and streams the response back with backpressure both ways.
+ * Carries out a decision to forward one HTTP/1.1 exchange: sends the request as the pipeline left
+ * it on one of the sandbox's own upstream connections, and streams the response back with
+ * backpressure both ways, scrubbed when the decision says so.
  */
-export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse, out: Outbound, record: ExchangeRecord): void {
-  const headers = req.headers['transfer-encoding'] !== undefined ? [...out.headers, ['Transfer-Encoding', 'chunked'] as [string, string]] : out.headers;
-  const upstream = (out.tls ? httpsRequest : httpRequest)({
-    host: out.address.address,
-    family: out.address.family,
-    port: out.target.port,
-    servername: out.tls && out.target.kind === 'name' ? out.target.host : undefined,
-    method: out.method,
-    path: out.path,
-    headers: toRaw(headers),
-    setHost: false,
-    agent: out.tls ? deps.httpsAgent : deps.httpAgent,
-  });
+export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, req: IncomingMessage, res: ServerResponse): void {
+  const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
+  ex.forwardedAt = deps.clock();
   let failed = false;
   // The first failure decides the answer; later ones (an abort after a reset) are its echoes and
   // must not cut off the problem response the first one is sending.
@@ -48,19 +26,23 @@ export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerRespon
     if (failed) return;
     failed = true;
     const err = upstreamError(e);
-    record.fail(err);
+    ex.fail(err);
     upstream.destroy();
     if (res.headersSent) res.destroy();
-    else sendProblem(res, err, record.requestId, true);
+    else sendProblem(res, err, ex.id, true);
   };
-  armTimeouts(deps, upstream, out.tls, fail);
+  armTimeouts(deps, upstream, fwd.tls, fail);
   upstream.on('error', fail);
   res.on('close', () => {
     if (!res.writableFinished) upstream.destroy();
   });
 
-  if (hasBody(req)) {
-    req.on('data', (chunk: Buffer) => (record.bytesOut += chunk.length));
+  if (fwd.body !== undefined) {
+    // Read whole by a credential step (and possibly rewritten): sent as it now is.
+    ex.bytesOut += fwd.body.length;
+    upstream.end(fwd.body);
+  } else if (hasBody(req)) {
+    req.on('data', (chunk: Buffer) => (ex.bytesOut += chunk.length));
     pipeline(req, upstream, (e) => {
       if (e && !res.headersSent) fail(e);
     });
@@ -72,7 +54,7 @@ export function forward(deps: ProxyDeps, req: IncomingMessage, res: ServerRespon
 
   upstream.on('response', (upRes) => {
     try {
-      relayResponse(upRes, res, out, record, fail);
+      relayResponse(upRes, res, fwd, ex, fail);
     } catch (e) {
       upRes.resume();
       fail(e);
@@ -96,15 +78,15 @@ function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, fai
   upstream.setTimeout(deps.limits.upstreamResponseMs, () => fail(new GatewayError('GW_UPSTREAM_TIMEOUT', 'idle')));
 }
 
-function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outbound, record: ExchangeRecord, fail: (e: unknown) => void): void {
+function relayResponse(upRes: IncomingMessage, res: ServerResponse, fwd: Forward, ex: Exchange, fail: (e: unknown) => void): void {
   const status = upRes.statusCode ?? 502;
   let headers = stripForClient(fromRaw(upRes.rawHeaders));
-  const scrubber = out.scrubber?.active ? out.scrubber : undefined;
+  const scrubber = fwd.scrubber?.active ? fwd.scrubber : undefined;
   const message = safeStatusMessage(upRes.statusMessage);
   const coding = scrubber ? parseCoding(headerValue(headers, 'content-encoding')) : 'identity';
   if (coding === undefined) throw new GatewayError('GW_UPSTREAM_PROTOCOL', 'response coding cannot be scrubbed');
-  record.status = status;
-  upRes.on('data', (chunk: Buffer) => (record.bytesIn += chunk.length));
+  ex.status = status;
+  upRes.on('data', (chunk: Buffer) => (ex.bytesIn += chunk.length));
   if (!scrubber) {
     res.writeHead(status, message, toRaw(headers));
     relayBody(upRes, res, undefined, fail);
@@ -113,7 +95,7 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
 
   headers = scrubber.scrubHeaders(headers);
   const scrubbedMessage = message !== undefined ? scrubber.scrubString(message) : undefined;
-  const length = smallBodyLength(upRes, out.method);
+  const length = smallBodyLength(upRes, fwd.method);
   headers = withoutHeader(headers, 'content-length');
   if (coding === 'identity' && length !== undefined) {
     // Most API responses: scrub the whole body at once and answer with its exact length.
@@ -130,7 +112,7 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse, out: Outboun
     return;
   }
   const { decode, encode } = codecFor(coding);
-  pipeline([upRes, decode, new InflationGuard(() => record.bytesIn), scrubber.stream(), encode, res], (e) => {
+  pipeline([upRes, decode, new InflationGuard(() => ex.bytesIn), scrubber.stream(), encode, res], (e) => {
     if (e) fail(e);
   });
 }

@@ -57,6 +57,7 @@ function reasonPhrase(status: number): string {
     case 405: return 'Method Not Allowed';
     case 407: return 'Proxy Authentication Required';
     case 408: return 'Request Timeout';
+    case 413: return 'Content Too Large';
     case 421: return 'Misdirected Request';
     case 502: return 'Bad Gateway';
     case 504: return 'Gateway Timeout';

@@ -7,11 +7,12 @@ import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import { handleConnect } from './connect.js';
 import type { ProxyDeps, TunnelContext } from './deps.js';
-import { ExchangeRecord } from './exchange-record.js';
-import { handlePlainRequest } from './plain-http.js';
+import { Exchange } from '../exchange/exchange.js';
+import { logExchange } from '../exchange/log-row.js';
+import { handlePlainRequest } from './adapters/h1-plain.js';
 import { writeRawProblem } from './problem.js';
-import { handleTunnelRequest } from './tunnel-request.js';
-import { handleTunnelUpgrade } from './websocket.js';
+import { handleTunnelRequest } from './adapters/h1-tunnel.js';
+import { handleTunnelUpgrade } from './adapters/h1-websocket.js';
 
 export interface ProxyServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
@@ -66,18 +67,17 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   // CONNECT inside a tunnel would open a tunnel we do not inspect.
   inner.on('connect', (req, socket: Duplex) => {
     const ctx = tunnels.get(req.socket);
-    const record = new ExchangeRecord(deps.clock, 'CONNECT', 'https');
+    const record = new Exchange(deps.clock(), 'http/1.1', 'CONNECT');
     if (ctx) {
       ctx.requests += 1;
-      record.sandbox = ctx.sandbox.name;
-      record.tenant = ctx.sandbox.tenant;
-      record.setTarget(ctx.target);
+      record.sandbox = ctx.sandbox;
+      record.target = ctx.target;
     }
     record.setPath((req.url ?? '').slice(0, 256));
     const err = new GatewayError('GW_METHOD_DENIED', 'CONNECT inside a tunnel');
     record.fail(err);
-    writeRawProblem(socket, err, record.requestId);
-    record.write(deps.netlog);
+    writeRawProblem(socket, err, record.id);
+    logExchange(record, deps.netlog, deps.clock());
   });
   inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const ctx = tunnels.get(socket);
@@ -94,12 +94,12 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
   outer.on('request', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('checkContinue', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('upgrade', (req, socket: Duplex) => {
-    const record = new ExchangeRecord(deps.clock, req.method ?? '', 'http');
+    const record = new Exchange(deps.clock(), 'http', req.method ?? '');
     record.setPath((req.url ?? '').slice(0, 256));
     const err = new GatewayError('GW_BAD_REQUEST', 'upgrades over plain HTTP are not relayed');
     record.fail(err);
-    writeRawProblem(socket, err, record.requestId);
-    record.write(deps.netlog);
+    writeRawProblem(socket, err, record.id);
+    logExchange(record, deps.netlog, deps.clock());
   });
   outer.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => logClientError(deps, err, socket, undefined, 'http'));
 
@@ -140,17 +140,16 @@ function logClientError(deps: ProxyDeps, err: NodeJS.ErrnoException, socket: Dup
   const code = err.code ?? '';
   const isRequestError = code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT';
   if (isRequestError) {
-    const record = new ExchangeRecord(deps.clock, 'INVALID', scheme);
+    const record = new Exchange(deps.clock(), scheme === 'http' ? 'http' : 'http/1.1', 'INVALID');
     if (ctx) {
       ctx.requests += 1;
-      record.sandbox = ctx.sandbox.name;
-      record.tenant = ctx.sandbox.tenant;
-      record.setTarget(ctx.target);
+      record.sandbox = ctx.sandbox;
+      record.target = ctx.target;
     }
     const gwErr = new GatewayError(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'GW_TIMEOUT' : 'GW_BAD_REQUEST', code);
     record.fail(gwErr);
-    writeRawProblem(socket, gwErr, record.requestId);
-    record.write(deps.netlog);
+    writeRawProblem(socket, gwErr, record.id);
+    logExchange(record, deps.netlog, deps.clock());
     setTimeout(() => socket.destroy(), 1_000).unref();
     return;
   }

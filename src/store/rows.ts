@@ -1,7 +1,7 @@
 import { RuntimeError } from '../errors.js';
 import { DEFAULT_ENVIRONMENT } from '../model/secrets.js';
 import { DEFAULT_KEEP_VERSIONS } from './types.js';
-import type { BindingInfo, Placement, SandboxInfo, SchemeSpec, SecretEnvironment, SecretInfo } from '../model/secrets.js';
+import { toSchemeSpec, type BindingInfo, type SandboxInfo, type SchemeSpec, type SecretEnvironment, type SecretInfo } from '../model/secrets.js';
 
 /**
  * Row shapes as SQLite returns them and their mapping to the public types. JSON columns are
@@ -101,30 +101,9 @@ export function toBinding(row: BindingRow): BindingInfo {
 
 // Tolerant of every shape ever stored: bare placements (before lists existed) and `multi` lists.
 function toScheme(v: unknown, id: string): SchemeSpec {
-  if (isObject(v) && v.kind === 'multi' && Array.isArray(v.placements)) {
-    const placements = v.placements.map(toPlacement);
-    if (placements.length > 0 && placements.every((p): p is Placement => p !== undefined)) {
-      return placements.length === 1 && placements[0] !== undefined ? placements[0] : { kind: 'multi', placements };
-    }
-  }
-  const p = toPlacement(v);
-  if (p !== undefined) return p;
-  throw damaged('secret', id);
-}
-
-function toPlacement(v: unknown): Placement | undefined {
-  if (!isObject(v)) return undefined;
-  if (v.kind === 'bearer') return { kind: 'bearer' };
-  if (v.kind === 'basic') {
-    if (v.user === undefined || v.user === null) return { kind: 'basic' };
-    return typeof v.user === 'string' ? { kind: 'basic', user: v.user } : undefined;
-  }
-  if (v.kind === 'header' && typeof v.header === 'string') {
-    if (v.template === undefined || v.template === null) return { kind: 'header', header: v.header };
-    return typeof v.template === 'string' ? { kind: 'header', header: v.header, template: v.template } : undefined;
-  }
-  if (v.kind === 'query' && typeof v.param === 'string') return { kind: 'query', param: v.param };
-  return undefined;
+  const spec = toSchemeSpec(v);
+  if (spec === undefined) throw damaged('secret', id);
+  return spec;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { SecretValue } from '../secret-value.js';
 import { MAX_KEEP_VERSIONS, MIN_KEEP_VERSIONS } from './types.js';
-import { type Placement, type SchemeSpec } from '../model/secrets.js';
+import { toSchemeSpec, type SchemeSpec } from '../model/secrets.js';
 
 /**
  * Input checks for the store. Each failure is one line naming the field; a secret value is never
@@ -72,41 +72,13 @@ export function checkValue(value: SecretValue): string {
 }
 
 /**
- * Shape check only, for specs that did not come through parseSchemeSpec (the SDK, stored rows);
- * swap/scheme-spec.ts owns the rules for which headers, params and templates make sense.
+ * Shape check only: the store keeps any scheme the registry (swap/schemes) made; callers check a
+ * scheme's rules by its kind (normalizeSchemeSpec) before it gets here.
  */
 export function checkScheme(spec: SchemeSpec): SchemeSpec {
-  if (spec?.kind === 'multi') {
-    const list = Array.isArray(spec.placements) ? spec.placements.map(checkPlacement) : [];
-    if (list.length === 0 || list.some((p) => p === undefined)) throw invalidScheme();
-    const placements = list as Placement[];
-    return placements.length === 1 && placements[0] !== undefined ? placements[0] : { kind: 'multi', placements };
-  }
-  const p = checkPlacement(spec);
-  if (p === undefined) throw invalidScheme();
-  return p;
-}
-
-function checkPlacement(spec: Placement | undefined): Placement | undefined {
-  switch (spec?.kind) {
-    case 'bearer':
-      return { kind: 'bearer' };
-    case 'basic':
-      if (spec.user === undefined || spec.user === null) return { kind: 'basic' };
-      if (typeof spec.user !== 'string' || !/^[\x21-\x39\x3b-\x7e]{1,64}$/.test(spec.user)) return undefined;
-      return { kind: 'basic', user: spec.user };
-    case 'header': {
-      if (typeof spec.header !== 'string' || spec.header.trim() === '') return undefined;
-      const header = spec.header.trim().toLowerCase();
-      if (spec.template === undefined || spec.template === null) return { kind: 'header', header };
-      if (typeof spec.template !== 'string' || spec.template.split('{{value}}').length !== 2 || CONTROL.test(spec.template)) return undefined;
-      return { kind: 'header', header, template: spec.template };
-    }
-    case 'query':
-      if (typeof spec.param !== 'string' || spec.param.trim() === '') return undefined;
-      return { kind: 'query', param: spec.param.trim() };
-  }
-  return undefined;
+  const checked = toSchemeSpec(spec);
+  if (checked === undefined) throw invalidScheme();
+  return checked;
 }
 
 function invalidScheme(): UsageError {

@@ -1,5 +1,5 @@
 import { expandReflections } from './reflections.js';
-import type { Reflection } from './schemes/index.js';
+import type { Reflection } from './schemes/scheme.js';
 import { Scrubber } from './scrubber.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Reflection } from './schemes/index.js';
+import type { Reflection } from './schemes/scheme.js';
 
 /**
  * The forms a real value commonly takes when a server reflects it: as written, percent-encoded

@@ -1,156 +1,126 @@
 import { UsageError } from '../errors.js';
-import type { Placement, SchemeSpec } from '../model/secrets.js';
+import type { PlacementData, SchemeSpec } from '../model/secrets.js';
+import { SCHEMES, type SchemeRegistry } from './schemes/registry.js';
+import { printable, type CredentialRequest, type Scheme } from './schemes/scheme.js';
+import type { FoundToken } from './types.js';
 
 /**
  * The text form of a scheme, as given to `secret create --scheme` and shown by every listing:
+ * `KIND[:ARG]` per placement (each kind's file in schemes/ owns its ARG), and `P1,P2,...` (or
+ * repeated `--scheme` flags) for several placements: any one of them, per request.
  *
  *   bearer                          Authorization: Bearer <value>
- *   basic                           Basic credentials: the token is replaced where it stands
- *                                   (a `user:password` value replaces the whole pair)
- *   basic:USER                      Basic `USER:<value>`, whatever pair the sandbox sent
- *   header:NAME                     the token is replaced inside header NAME
- *   header:NAME=TEXT{{value}}TEXT   header NAME becomes the template rendered with the value
+ *   basic | basic:USER              Basic credentials (the token replaced, or USER:<value>)
+ *   header:NAME[=TEXT{{value}}]     header NAME (the token replaced, or the template rendered)
  *   query:NAME                      query parameter NAME
- *   P1,P2,...                       several placements: any one of them, per request
- *
- * A list may also be given as repeated `--scheme` flags (parseSchemeList).
  */
 
-// RFC 9110 token characters: what a header name may be made of.
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
-const QUERY_PARAM = /^[A-Za-z0-9._~-]{1,64}$/;
-// A Basic user-id: printable ASCII without ':' (RFC 7617).
-const BASIC_USER = /^[\x21-\x39\x3b-\x7e]{1,64}$/;
-// Template text: printable ASCII and spaces, written as is into a header value.
-const TEMPLATE_TEXT = /^[\x20-\x7e]{0,200}$/;
-export const VALUE_PLACEHOLDER = '{{value}}';
-const KINDS = /^\s*(bearer|basic|header|query)\s*(?::|,|$)/i;
-
-// Headers a scheme may not target: they control framing, routing or the proxy itself. Authorization
-// is the place bearer and basic own; a template may still target it (`Authorization: Bot {{value}}`).
-const FORBIDDEN_HEADERS = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te',
-  'trailer', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'cookie',
-]);
+const MULTI = 'multi';
 
 /** Parses one `--scheme` value: a placement or a comma-separated list of them. */
-export function parseSchemeSpec(raw: string): SchemeSpec {
-  return parseSchemeList([raw]);
+export function parseSchemeSpec(raw: string, registry: SchemeRegistry = SCHEMES): SchemeSpec {
+  return parseSchemeList([raw], registry);
 }
 
 /** Parses repeated `--scheme` values (each possibly a comma list) into one spec. */
-export function parseSchemeList(raws: readonly string[]): SchemeSpec {
-  const placements: Placement[] = [];
+export function parseSchemeList(raws: readonly string[], registry: SchemeRegistry = SCHEMES): SchemeSpec {
+  const placements: PlacementData[] = [];
   for (const raw of raws) {
-    for (const part of splitList(String(raw))) {
-      const p = parsePlacement(part);
-      const key = formatPlacement(p);
-      if (placements.some((q) => samePlace(q, p))) throw new UsageError(`scheme '${printable(key)}' is given twice`);
+    for (const part of splitList(String(raw), registry)) {
+      const p = parsePlacement(part, registry);
+      if (placements.some((q) => samePlace(q, p, registry))) throw new UsageError(`scheme '${printable(formatPlacement(p, registry))}' is given twice`);
       placements.push(p);
     }
   }
-  if (placements.length === 0) throw new UsageError('a scheme is required: bearer, basic, header:NAME or query:NAME');
+  if (placements.length === 0) throw new UsageError(`a scheme is required: ${kindList(registry)}`);
   return combine(placements);
 }
 
 /** One placement alone, or a `multi` spec for several. */
-export function combine(placements: readonly Placement[]): SchemeSpec {
+export function combine(placements: readonly PlacementData[]): SchemeSpec {
   if (placements.length === 1 && placements[0] !== undefined) return placements[0];
-  return { kind: 'multi', placements: [...placements] };
+  return { kind: MULTI, placements: [...placements] };
 }
 
 /** The placements of a spec, in order. */
-export function placementsOf(spec: SchemeSpec): Placement[] {
-  return spec.kind === 'multi' ? [...spec.placements] : [spec];
+export function placementsOf(spec: SchemeSpec): PlacementData[] {
+  if (spec.kind !== MULTI) return [spec];
+  const list = spec['placements'];
+  return Array.isArray(list) ? list.filter(isPlacementData) : [];
 }
 
-export function formatSchemeSpec(spec: SchemeSpec): string {
-  return placementsOf(spec).map(formatPlacement).join(',');
+export function formatSchemeSpec(spec: SchemeSpec, registry: SchemeRegistry = SCHEMES): string {
+  return placementsOf(spec).map((p) => formatPlacement(p, registry)).join(',');
 }
 
-export function formatPlacement(p: Placement): string {
-  switch (p.kind) {
-    case 'bearer':
-      return 'bearer';
-    case 'basic':
-      return p.user === undefined ? 'basic' : `basic:${p.user}`;
-    case 'header':
-      return p.template === undefined ? `header:${p.header}` : `header:${p.header}=${p.template}`;
-    case 'query':
-      return `query:${p.param}`;
+function formatPlacement(p: PlacementData, registry: SchemeRegistry): string {
+  return registry.get(p.kind)?.format(p) ?? `${printable(p.kind)}?`;
+}
+
+/**
+ * Checks a spec that did not come from text (the SDK, stored rows, presets) by each kind's own
+ * rules and returns it in its canonical form; a UsageError when any placement is not valid.
+ */
+export function normalizeSchemeSpec(spec: SchemeSpec, registry: SchemeRegistry = SCHEMES): SchemeSpec {
+  const raw = spec?.kind === MULTI ? placementsOf(spec) : [spec];
+  const list = raw.map((p) => (isPlacementData(p) ? registry.get(p.kind)?.normalize(p) : undefined));
+  if (list.length === 0 || list.some((p) => p === undefined)) {
+    throw new UsageError(`invalid scheme: use ${kindList(registry)}, or a list of them`);
   }
+  return combine(list as PlacementData[]);
 }
 
-function parsePlacement(raw: string): Placement {
+/**
+ * What applies a stored spec on the request path. A placement of an unknown kind, or one its kind
+ * does not accept, accepts no token: a damaged row fails closed (GW_TOKEN_PLACEMENT), never open.
+ */
+export function schemeFor(spec: SchemeSpec, registry: SchemeRegistry = SCHEMES): Scheme {
+  const schemes = placementsOf(spec).map((p) => {
+    const def = registry.get(p.kind);
+    const placement = def?.normalize(p);
+    return def !== undefined && placement !== undefined ? def.create(placement) : NOWHERE;
+  });
+  return schemes.length === 1 && schemes[0] !== undefined ? schemes[0] : anyOf(schemes);
+}
+
+const NOWHERE: Scheme = { accepts: () => false, apply: () => [], describe: () => 'invalid scheme' };
+
+/** Several placements: accepted where any accepts, applied by the first that does. */
+function anyOf(schemes: readonly Scheme[]): Scheme {
+  const first = (req: CredentialRequest, found: FoundToken): Scheme | undefined => schemes.find((s) => s.accepts(req, found));
+  const bodyLimits = schemes.flatMap((s) => (s.needsBody === undefined ? [] : [s.needsBody]));
+  return {
+    accepts: (req, found) => first(req, found) !== undefined,
+    apply: (req, found, value) => first(req, found)?.apply(req, found, value) ?? [],
+    describe: () => schemes.map((s) => s.describe()).join(' | '),
+    find: schemes.some((s) => s.find) ? (req) => schemes.flatMap((s) => s.find?.(req) ?? []) : undefined,
+    needsBody: bodyLimits.length > 0 ? Math.max(...bodyLimits) : undefined,
+    knownForms: (value, standIn) => schemes.flatMap((s) => s.knownForms?.(value, standIn) ?? []),
+  };
+}
+
+function parsePlacement(raw: string, registry: SchemeRegistry): PlacementData {
   const s = raw.trim();
-  if (s === '') throw new UsageError('empty scheme: use bearer, basic[:USER], header:NAME[=TEMPLATE] or query:NAME');
+  if (s === '') throw new UsageError(`empty scheme: use ${kindList(registry)}`);
   const colon = s.indexOf(':');
   const kind = (colon < 0 ? s : s.slice(0, colon)).trim().toLowerCase();
-  const arg = colon < 0 ? undefined : s.slice(colon + 1);
-  if (kind === 'bearer' && arg === undefined) return { kind: 'bearer' };
-  if (kind === 'basic') {
-    if (arg === undefined) return { kind: 'basic' };
-    if (!BASIC_USER.test(arg)) throw new UsageError(`invalid Basic user in scheme '${printable(s)}': printable characters, no ':'`);
-    return { kind: 'basic', user: arg };
-  }
-  if (kind === 'header') return parseHeader(s, arg ?? '');
-  if (kind === 'query') {
-    if (arg === undefined || !QUERY_PARAM.test(arg)) throw new UsageError(`invalid query parameter name in scheme '${printable(s)}'`);
-    return { kind: 'query', param: arg };
-  }
-  throw new UsageError(`unknown scheme '${printable(s)}': use bearer, basic[:USER], header:NAME[=TEMPLATE] or query:NAME`);
+  const def = registry.get(kind);
+  if (def === undefined || kind === MULTI) throw new UsageError(`unknown scheme '${printable(s)}': use ${kindList(registry)}`);
+  return def.parse(colon < 0 ? undefined : s.slice(colon + 1), s);
 }
 
-function parseHeader(s: string, arg: string): Placement {
-  const eq = arg.indexOf('=');
-  const name = (eq < 0 ? arg : arg.slice(0, eq)).trim();
-  if (!HEADER_NAME.test(name)) throw new UsageError(`invalid header name in scheme '${printable(s)}'`);
-  const header = name.toLowerCase();
-  if (FORBIDDEN_HEADERS.has(header) || header.startsWith('proxy-')) {
-    throw new UsageError(`scheme header:${header} is not allowed`);
-  }
-  if (eq < 0) {
-    if (header === 'authorization') {
-      throw new UsageError('scheme header:authorization needs a template (header:authorization=Bot {{value}}), or use bearer or basic');
-    }
-    return { kind: 'header', header };
-  }
-  return { kind: 'header', header, template: checkTemplate(arg.slice(eq + 1), s) };
+function samePlace(a: PlacementData, b: PlacementData, registry: SchemeRegistry): boolean {
+  return a.kind === b.kind && (registry.get(a.kind)?.samePlace(a, b) ?? true);
 }
 
-/** A template holds `{{value}}` exactly once, in printable text that can go in a header. */
-export function checkTemplate(template: string, context: string): string {
-  const parts = template.split(VALUE_PLACEHOLDER);
-  if (parts.length !== 2) {
-    throw new UsageError(`header template in scheme '${printable(context)}' must contain ${VALUE_PLACEHOLDER} exactly once`);
-  }
-  if (!TEMPLATE_TEXT.test(template.replace(VALUE_PLACEHOLDER, ''))) {
-    throw new UsageError(`header template in scheme '${printable(context)}' must be printable ASCII, at most 200 characters`);
-  }
-  if (template.trim() !== template) throw new UsageError(`header template in scheme '${printable(context)}' has leading or trailing spaces`);
-  return template;
-}
-
-export function renderTemplate(template: string, value: string): string {
-  const i = template.indexOf(VALUE_PLACEHOLDER);
-  return `${template.slice(0, i)}${value}${template.slice(i + VALUE_PLACEHOLDER.length)}`;
-}
-
-// Two placements that claim the same spot (same kind and header/param) cannot both apply.
-function samePlace(a: Placement, b: Placement): boolean {
-  if (a.kind !== b.kind) return false;
-  if (a.kind === 'header' && b.kind === 'header') return a.header === b.header;
-  if (a.kind === 'query' && b.kind === 'query') return a.param === b.param;
-  return true;
-}
-
-// Commas separate placements, but a template may contain one: a piece that does not start with a
-// scheme kind belongs to the piece before it.
-function splitList(raw: string): string[] {
+// Commas separate placements, but an argument may contain one (a header template): a piece that
+// does not start with a known kind belongs to the piece before it.
+function splitList(raw: string, registry: SchemeRegistry): string[] {
   const out: string[] = [];
   for (const piece of raw.split(',')) {
     const last = out.length - 1;
-    if (last >= 0 && !KINDS.test(piece) && out[last]?.trimStart().toLowerCase().startsWith('header:') === true && out[last]?.includes('=') === true) {
+    const kind = /^\s*([A-Za-z0-9-]+)\s*(?::|$)/.exec(piece)?.[1]?.toLowerCase();
+    if (last >= 0 && (kind === undefined || !registry.has(kind)) && piece.trim() !== '' && out[last]?.includes('=') === true) {
       out[last] = `${out[last]},${piece}`;
     } else {
       out.push(piece);
@@ -159,6 +129,11 @@ function splitList(raw: string): string[] {
   return out;
 }
 
-function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 80);
+function kindList(registry: SchemeRegistry): string {
+  const kinds = [...registry.keys()];
+  return `${kinds.slice(0, -1).join(', ')} or ${kinds[kinds.length - 1] ?? ''}`.replace(/^ or /, '');
+}
+
+function isPlacementData(p: unknown): p is PlacementData {
+  return typeof p === 'object' && p !== null && typeof (p as { kind?: unknown }).kind === 'string';
 }

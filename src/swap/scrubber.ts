@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Reflection } from './schemes/index.js';
+import type { Reflection } from './schemes/scheme.js';
 
 interface Needle {
   find: Buffer;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseHostPattern } from '../../src/policy/host-pattern.js';
 import { findProvider, listProviders, tokenPrefixFor } from '../../src/providers/catalog.js';
-import { formatSchemeSpec, parseSchemeSpec } from '../../src/swap/scheme-spec.js';
+import { formatSchemeSpec, normalizeSchemeSpec, parseSchemeSpec } from '../../src/swap/scheme-spec.js';
 import { findTokens } from '../../src/swap/find-tokens.js';
 import { generateToken } from '../../src/model/token-format.js';
 import { checkScheme } from '../../src/store/validate.js';
@@ -23,6 +23,7 @@ describe('provider catalogue', () => {
     // The scheme survives the text form users see and type, and the store's shape check.
     expect(parseSchemeSpec(formatSchemeSpec(p.scheme))).toEqual(p.scheme);
     expect(checkScheme(p.scheme)).toEqual(p.scheme);
+    expect(normalizeSchemeSpec(p.scheme)).toEqual(p.scheme);
     expect(p.env).toMatch(/^[A-Z][A-Z0-9_]*$/);
     expect(p.docs).toMatch(/^https:\/\//);
     // A stand-in with the prefix is found whole by the token finder, prefix included.
@@ -45,7 +46,7 @@ describe('provider catalogue', () => {
   it('hands out copies', () => {
     const p = findProvider('github')!;
     p.hosts.push('evil.test');
-    if (p.scheme.kind === 'multi') p.scheme.placements.pop();
+    if (p.scheme.kind === 'multi') (p.scheme['placements'] as unknown[]).pop();
     expect(findProvider('github')?.hosts).toEqual(['api.github.com', 'github.com', 'uploads.github.com']);
     expect(formatSchemeSpec(findProvider('github')!.scheme)).toBe('bearer,basic:x-access-token');
   });

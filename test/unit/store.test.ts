@@ -193,7 +193,7 @@ describe('sandboxes, bindings and tokens', () => {
   it('creates a sandbox with bindings, unique tokens and a proxy key', () => {
     const { store } = open();
     store.createSecret(secret('s1'));
-    store.createSecret(secret('s2', 'v', { scheme: { kind: 'header', header: 'X-Api-Key' } }));
+    store.createSecret(secret('s2', 'v', { scheme: { kind: 'header', header: 'x-api-key' } }));
     const r = store.createSandbox({
       name: 'Agent-1',
       allowHosts: ['API.example.com'],

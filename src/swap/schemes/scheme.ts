@@ -1,13 +1,8 @@
-import type { SchemeSpec } from '../../model/secrets.js';
 import type { HeaderList } from '../../model/headers.js';
-import type { TokenLocation } from '../types.js';
+import type { PlacementData } from '../../model/secrets.js';
+import type { Target } from '../../model/target.js';
 import type { QueryParam } from '../find-tokens.js';
-
-/** The parts of a request a scheme may change. */
-export interface MutableRequest {
-  headers: HeaderList;
-  query: QueryParam[];
-}
+import type { FoundToken } from '../types.js';
 
 /** A form of the real value that may come back in a response, and what replaces it there. */
 export interface Reflection {
@@ -16,27 +11,75 @@ export interface Reflection {
 }
 
 /**
- * One way of placing a credential in a request. `accepts` says whether a token found at
- * `location` is where this scheme's credential goes; `apply` puts the real value there and
- * returns the forms of it that must be scrubbed from the response.
+ * The request as credential steps see and change it. Headers and query are the outgoing ones
+ * (already copied: changing them never changes what the adapter received). `body` is there only
+ * when a scheme of the request asked for it (`needsBody`), read whole and bounded.
  */
-export interface Scheme {
-  accepts(req: MutableRequest, location: TokenLocation, token: string): boolean;
-  apply(req: MutableRequest, location: TokenLocation, token: string, value: string): Reflection[];
-  /** Human description, never containing the value. */
-  describe(): string;
+export interface CredentialRequest {
+  readonly method: string;
+  /** origin-form path and query; header finishing rebuilds it from `query` before signing. */
+  path: string;
+  readonly target: Target;
+  readonly now: number;
+  headers: HeaderList;
+  query: QueryParam[];
+  body?: Buffer;
+  /** Runs `sign` after every credential is placed and the headers are final (signing.ts). */
+  addSigner(sign: (req: CredentialRequest) => void | Promise<void>): void;
 }
 
-export type SchemeFactory<K extends SchemeSpec['kind']> = (spec: Extract<SchemeSpec, { kind: K }>) => Scheme;
+/**
+ * One placement at work on the request path. `accepts` says whether a token found at a location
+ * is where this placement puts the credential; `apply` puts the real value there and returns the
+ * forms of it, besides the value itself, that must be scrubbed from the response. `apply` may be
+ * async (a token exchange) and may read `req.body` when `needsBody` says so.
+ */
+export interface Scheme {
+  accepts(req: CredentialRequest, found: FoundToken): boolean;
+  apply(req: CredentialRequest, found: FoundToken, value: string): Reflection[] | Promise<Reflection[]>;
+  /** Human description with the value redacted. */
+  describe(): string;
+  /** Stand-ins in places the generic finder does not search (a path segment, a body field). */
+  find?(req: CredentialRequest): FoundToken[];
+  /** The body limit in bytes when this placement needs the request body; absent when it does not. */
+  readonly needsBody?: number;
+  /**
+   * Forms of the value the sandbox could learn from a response without any request of its own
+   * (a fixed Basic user makes the whole `user:value` pair known): scrubbed whenever the secret is.
+   */
+  knownForms?(value: string, standIn: string): Reflection[];
+}
 
-export function headerAt(req: MutableRequest, index: number): string {
+/**
+ * A credential scheme: everything about one `kind`, in one file. Adding a scheme is one new file
+ * and one line in registry.ts.
+ */
+export interface SchemeDefinition<P extends PlacementData = PlacementData> {
+  readonly kind: string;
+  /** Reads `--scheme KIND[:ARG]` (arg undefined when there is no colon); a UsageError when invalid. */
+  parse(arg: string | undefined, text: string): P;
+  /** The `--scheme` text of a placement (the inverse of parse). */
+  format(p: P): string;
+  /** Checks a placement that did not come from text (stored rows, presets); undefined when invalid. */
+  normalize(data: PlacementData): P | undefined;
+  /** Whether two placements claim the same spot (and so cannot both be given). */
+  samePlace(a: P, b: P): boolean;
+  create(p: P): Scheme;
+}
+
+export function headerAt(req: CredentialRequest, index: number): string {
   const entry = req.headers[index];
   if (!entry) throw new Error('header index out of range');
   return entry[1];
 }
 
-export function setHeaderAt(req: MutableRequest, index: number, value: string): void {
+export function setHeaderAt(req: CredentialRequest, index: number, value: string): void {
   const entry = req.headers[index];
   if (!entry) throw new Error('header index out of range');
   entry[1] = value;
+}
+
+/** Printable ASCII for echoing user input in an error. */
+export function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 80);
 }

@@ -1,0 +1,52 @@
+import { GatewayError, type GatewayErrorCode } from '../../errors.js';
+import type { TokenResolution } from '../../model/secrets.js';
+import { matchesAnyPattern } from '../../policy/host-pattern.js';
+import { schemeFor } from '../../swap/scheme-spec.js';
+import type { Flow, PlannedToken } from '../flow.js';
+import type { Step } from '../pipeline.js';
+
+/**
+ * What each stand-in found means. Every one must belong to this sandbox, be scoped to the CONNECT
+ * target and sit where its secret's scheme puts the credential, and the exchange must be on TLS;
+ * otherwise the whole request is refused and nothing is forwarded. The log names the secrets.
+ */
+export const plan: Step = {
+  name: 'plan',
+  run(flow) {
+    if (flow.found.length === 0) return;
+    const { lookups, schemes } = flow.deps;
+    const sandboxId = flow.sandbox.id;
+    const planned: PlannedToken[] = [];
+    const unknown = flow.found.find((f) => {
+      const resolution = f.malformed ? undefined : lookups.resolveToken(f.token);
+      if (resolution === undefined || resolution.sandboxId !== sandboxId) return true;
+      planned.push({ found: f, resolution, scheme: schemeFor(resolution.secret.scheme, schemes) });
+      return false;
+    });
+    if (flow.exchange.protocol === 'http') {
+      refuse(flow, 'GW_TOKEN_CLEARTEXT', 'stand-in in a cleartext request', planned);
+    }
+    if (unknown !== undefined) {
+      refuse(flow, 'GW_TOKEN_UNKNOWN', unknown.malformed ? 'malformed token' : 'token unknown to this sandbox', []);
+    }
+    const outOfScope = planned.filter((p) => !matchesAnyPattern(p.resolution.secret.hosts, flow.input.target));
+    if (outOfScope.length > 0) refuse(flow, 'GW_TOKEN_SCOPE', "token used outside its secret's hosts", outOfScope);
+    const misplaced = planned.filter((p) => !p.scheme.accepts(flow.request, p.found));
+    if (misplaced.length > 0) refuse(flow, 'GW_TOKEN_PLACEMENT', "token outside its scheme's place", misplaced);
+    // No version: the secret has no value in the sandbox's environment (binding checks this; only
+    // a database changed by hand gets here).
+    const noValue = planned.filter((p) => p.resolution.version === null);
+    if (noValue.length > 0) refuse(flow, 'GW_SECRET_UNAVAILABLE', 'secret has no value in this environment', noValue);
+    flow.planned = planned;
+  },
+};
+
+function refuse(flow: Flow, code: GatewayErrorCode, detail: string, culprits: readonly PlannedToken[]): never {
+  flow.exchange.secrets = [...new Set(culprits.map((p) => label(p.resolution)))];
+  throw new GatewayError(code, detail);
+}
+
+/** `name@version` as the network log records it; the version is the sandbox environment's. */
+export function label(r: Pick<TokenResolution, 'secret' | 'version'>): string {
+  return `${r.secret.name}@${r.version ?? '-'}`;
+}

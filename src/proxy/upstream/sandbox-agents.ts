@@ -1,0 +1,136 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+
+/** Bounds of the per-sandbox upstream pools. */
+export interface UpstreamPoolLimits {
+  /** Concurrent upstream sockets one sandbox may hold to one host (more requests wait their turn). */
+  socketsPerHost: number;
+  /** Idle keep-alive sockets one sandbox keeps per host. */
+  freeSocketsPerHost: number;
+  /** An idle keep-alive socket is closed after this long; a sandbox's idle pool is dropped too. */
+  idleMs: number;
+}
+
+export const DEFAULT_POOL_LIMITS: UpstreamPoolLimits = { socketsPerHost: 64, freeSocketsPerHost: 8, idleMs: 30_000 };
+
+/**
+ * Upstream connections that belong to one sandbox. A connection opened for a sandbox's request is
+ * reused only by that sandbox's requests (and so never across tenants): a server that keeps state
+ * per connection (a session, NTLM-style auth, a late extra response) can never make one sandbox act
+ * as, or read for, another. Each sandbox has its own agents, so its sockets per host are capped on
+ * their own and one sandbox holding slow requests cannot starve the others. Idle pools are reaped.
+ */
+export class SandboxAgents {
+  readonly #pools = new Map<string, { https: HttpsAgent; http: HttpAgent; lastUsed: number }>();
+  readonly #reaper: NodeJS.Timeout;
+
+  constructor(
+    private readonly secureContext: SecureContext,
+    private readonly limits: UpstreamPoolLimits,
+    private readonly clock: () => number,
+  ) {
+    this.#reaper = setInterval(() => this.reap(), Math.max(1_000, Math.min(limits.idleMs, 30_000)));
+    this.#reaper.unref();
+  }
+
+  agentFor(sandboxId: string, tls: boolean): HttpAgent {
+    let pool = this.#pools.get(sandboxId);
+    if (pool === undefined) {
+      const common = {
+        keepAlive: true,
+        maxSockets: this.limits.socketsPerHost,
+        maxFreeSockets: this.limits.freeSocketsPerHost,
+        timeout: this.limits.idleMs,
+        scheduling: 'lifo' as const,
+      };
+      pool = {
+        https: new PinnedHttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true }),
+        http: new PinnedHttpAgent(common),
+        lastUsed: 0,
+      };
+      this.#pools.set(sandboxId, pool);
+    }
+    pool.lastUsed = this.clock();
+    return tls ? pool.https : pool.http;
+  }
+
+  /** Drops pools that have been idle (no socket in use or wanted) for longer than the idle limit. */
+  reap(): void {
+    const now = this.clock();
+    for (const [id, pool] of this.#pools) {
+      if (now - pool.lastUsed < this.limits.idleMs || busy(pool.https) || busy(pool.http)) continue;
+      pool.https.destroy();
+      pool.http.destroy();
+      this.#pools.delete(id);
+    }
+  }
+
+  /** Sockets open upstream, in use or idle, over every sandbox. */
+  openSockets(): number {
+    let n = 0;
+    for (const pool of this.#pools.values()) n += count(pool.https) + count(pool.http);
+    return n;
+  }
+
+  pools(): number {
+    return this.#pools.size;
+  }
+
+  destroy(): void {
+    clearInterval(this.#reaper);
+    for (const pool of this.#pools.values()) {
+      pool.https.destroy();
+      pool.http.destroy();
+    }
+    this.#pools.clear();
+  }
+}
+
+function busy(agent: HttpAgent): boolean {
+  return Object.keys(agent.sockets).length > 0 || Object.keys(agent.requests).length > 0;
+}
+
+function count(agent: HttpAgent): number {
+  let n = 0;
+  for (const list of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) n += list?.length ?? 0;
+  return n;
+}
+
+/**
+ * A byte from the upstream on a connection with no request waiting is a response nobody asked
+ * for (a late or unsolicited one): it would be read as the answer to the next request sent on
+ * that connection. Such a connection is closed and never handed to anyone.
+ */
+function closeOnIdleData(this: Socket): void {
+  this.destroy();
+}
+
+class PinnedHttpsAgent extends HttpsAgent {
+  // Node keeps the socket only when this returns true (the base class always does).
+  override keepSocketAlive(socket: Socket): boolean {
+    super.keepSocketAlive(socket);
+    socket.on('data', closeOnIdleData);
+    return true;
+  }
+
+  override reuseSocket(socket: Socket, req: Parameters<HttpsAgent['reuseSocket']>[1]): void {
+    socket.off('data', closeOnIdleData);
+    super.reuseSocket(socket, req);
+  }
+}
+
+class PinnedHttpAgent extends HttpAgent {
+  // Node keeps the socket only when this returns true (the base class always does).
+  override keepSocketAlive(socket: Socket): boolean {
+    super.keepSocketAlive(socket);
+    socket.on('data', closeOnIdleData);
+    return true;
+  }
+
+  override reuseSocket(socket: Socket, req: Parameters<HttpAgent['reuseSocket']>[1]): void {
+    socket.off('data', closeOnIdleData);
+    super.reuseSocket(socket, req);
+  }
+}
