@@ -19,6 +19,7 @@ export interface RawServeOptions {
   resolve: string[];
   allowDest: string[];
   logLevel: string;
+  upstreamSocketsPerHost?: string;
 }
 
 export interface ServeOptions {
@@ -29,10 +30,12 @@ export interface ServeOptions {
   logLevel: string;
   /** undefined: the default unix socket in the home; null: no control API. */
   control: ControlAddress | null | undefined;
+  /** Concurrent upstream sockets per sandbox and host; undefined: the gateway's default. */
+  upstreamSocketsPerHost: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -69,6 +72,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   }
   const allowDest = raw.allowDest.map((a) => attempt(() => parseAllowDest(a)));
   if (!LOG_LEVELS.includes(raw.logLevel)) problems.push(`invalid --log-level '${raw.logLevel}': use ${LOG_LEVELS.join(', ')}`);
+  const sockets = raw.upstreamSocketsPerHost;
+  const upstreamSocketsPerHost = sockets === undefined ? undefined : Number(sockets);
+  if (sockets !== undefined && !(/^\d{1,5}$/.test(String(sockets)) && upstreamSocketsPerHost !== undefined && upstreamSocketsPerHost >= 1 && upstreamSocketsPerHost <= 10_000)) {
+    problems.push(`invalid --upstream-sockets-per-host '${printable(String(sockets))}': an integer from 1 to 10000`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -77,6 +85,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     allowDest: allowDest.filter((a): a is AllowDest => a !== undefined),
     logLevel: raw.logLevel,
     control: control ?? (raw.control === false ? null : undefined),
+    upstreamSocketsPerHost,
   };
 }
 

@@ -32,6 +32,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--resolve <host=ip>', 'pin a host name to an address (repeatable; development)', collect, [])
     .option('--allow-dest <ip[:port]|cidr>', 'let one private destination through (repeatable; development)', collect, [])
     .option('--log-level <level>', 'process log level (pino, on stderr)', 'info')
+    .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
       const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
@@ -67,6 +68,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         allowDest: options.allowDest,
         logger,
         selfPorts,
+        limits: options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost },
       };
       let gateway: Gateway;
       try {

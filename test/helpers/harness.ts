@@ -43,6 +43,8 @@ export interface HarnessOptions {
   resolve?: Record<string, string>;
   /** Trust the test CA for upstreams (default true). */
   trustTestCa?: boolean;
+  /** More `--allow-dest` entries (a test's own upstream on loopback). */
+  allowDest?: string[];
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -67,7 +69,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ca,
     upstreamCa: options.trustTestCa === false ? [] : [readFileSync(TEST_CA, 'utf8')],
     resolve: new Map([...UPSTREAM_HOSTS.map((h): [string, string] => [h, '127.0.0.1']), ...Object.entries(options.resolve ?? {})]),
-    allowDest: [parseAllowDest(`127.0.0.1:${upstream.port}`)],
+    allowDest: [parseAllowDest(`127.0.0.1:${upstream.port}`), ...(options.allowDest ?? []).map(parseAllowDest)],
     logger,
     limits: options.limits,
   });

@@ -182,6 +182,44 @@ describe('leaf context cache', () => {
     expect(counting.mints()).toBe(4);
   });
 
+  it('re-mints a leaf before it expires and never serves an expired one (clock moved)', async () => {
+    const DAY = 24 * 3_600_000;
+    const t0 = Date.parse('2027-01-01T00:00:00Z');
+    let now = t0;
+    const counting = countingCa();
+    const cache = createLeafContextCache({ certPem: ca.certPem, mintLeaf: (host, at) => { counting.ca.mintLeaf(host); return ca.mintLeaf(host, at); } }, { max: 10, clock: () => now });
+    const first = await cache.get('busy.example.test');
+    const firstExpiry = cache.expiryOf('busy.example.test') ?? 0;
+    expect(firstExpiry).toBeGreaterThan(t0 + 29 * DAY);
+    expect(firstExpiry).toBeLessThanOrEqual(t0 + 30 * DAY);
+    now = t0 + 10 * DAY;
+    expect(await cache.get('busy.example.test')).toBe(first);
+    expect(counting.mints()).toBe(1);
+    // Two thirds through its life: the old leaf is still served while a new one is minted, once.
+    now = t0 + 21 * DAY;
+    const [a, b] = await Promise.all([cache.get('busy.example.test'), cache.get('busy.example.test')]);
+    expect(a).toBe(first);
+    expect(b).toBe(first);
+    for (let i = 0; i < 500 && cache.expiryOf('busy.example.test') === firstExpiry; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(counting.mints()).toBe(2);
+    const renewed = await cache.get('busy.example.test');
+    expect(renewed).not.toBe(first);
+    expect(cache.expiryOf('busy.example.test')).toBeGreaterThan(t0 + 50 * DAY);
+    // Long idle, then past every notAfter: the handshake waits for a fresh leaf.
+    now = t0 + 200 * DAY;
+    const fresh = await cache.get('busy.example.test');
+    expect(fresh).not.toBe(renewed);
+    expect(cache.expiryOf('busy.example.test')).toBeGreaterThan(now + 29 * DAY);
+    expect(counting.mints()).toBe(3);
+  });
+
+  it('the minted leaf is valid at the time it was minted for, from an hour before', async () => {
+    const at = Date.parse('2030-06-01T12:00:00Z');
+    const leaf = new x509.X509Certificate((await ca.mintLeaf('later.example.test', at)).certPem);
+    expect(leaf.notBefore.getTime()).toBe(at - 3_600_000);
+    expect(leaf.notAfter.getTime()).toBe(at + 30 * 24 * 3_600_000);
+  });
+
   it('serves a leaf that strict Node TLS verification accepts for its name only', async () => {
     const cache = createLeafContextCache(ca, { max: 10 });
     const context: SecureContext = await cache.get('api.example.test');
