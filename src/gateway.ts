@@ -61,7 +61,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const secureContext = createSecureContext({ ca: [...rootCertificates, ...options.upstreamCa], minVersion: 'TLSv1.2' });
   const upstreams = new SandboxAgents(
     secureContext,
-    { socketsPerHost: limits.upstreamSocketsPerHost, freeSocketsPerHost: 8, idleMs: Math.min(30_000, limits.idleMs) },
+    { socketsPerHost: limits.upstreamSocketsPerHost, freeSocketsPerHost: limits.upstreamSocketsPerHost, idleMs: Math.min(30_000, limits.idleMs) },
     clock,
   );
   const selfPorts = options.selfPorts ?? new Set<number>();
