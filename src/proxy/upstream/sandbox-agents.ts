@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
 
 /** Bounds of the per-sandbox upstream pools. */
@@ -46,8 +46,8 @@ export class SandboxAgents {
         scheduling: 'lifo' as const,
       };
       pool = {
-        https: new PinnedHttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true }),
-        http: new PinnedHttpAgent(common),
+        https: closingIdleData(new HttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true })),
+        http: closingIdleData(new HttpAgent(common)),
         lastUsed: 0,
       };
       this.#pools.set(sandboxId, pool);
@@ -103,34 +103,26 @@ function count(agent: HttpAgent): number {
  * for (a late or unsolicited one): it would be read as the answer to the next request sent on
  * that connection. Such a connection is closed and never handed to anyone.
  */
-function closeOnIdleData(this: Socket): void {
+function closeOnIdleData(this: Duplex): void {
   this.destroy();
 }
 
-class PinnedHttpsAgent extends HttpsAgent {
-  // Node keeps the socket only when this returns true (the base class always does).
-  override keepSocketAlive(socket: Socket): boolean {
-    super.keepSocketAlive(socket);
+/**
+ * Makes an agent close any of its idle sockets that receives data. Node keeps a freed socket only
+ * when keepSocketAlive returns true (the base class always does), and hands it back through
+ * reuseSocket, where the listener comes off before the next request's parser takes over.
+ */
+function closingIdleData<A extends HttpAgent>(agent: A): A {
+  const keep = agent.keepSocketAlive.bind(agent);
+  const reuse = agent.reuseSocket.bind(agent);
+  agent.keepSocketAlive = (socket) => {
+    keep(socket);
     socket.on('data', closeOnIdleData);
     return true;
-  }
-
-  override reuseSocket(socket: Socket, req: Parameters<HttpsAgent['reuseSocket']>[1]): void {
+  };
+  agent.reuseSocket = (socket, req) => {
     socket.off('data', closeOnIdleData);
-    super.reuseSocket(socket, req);
-  }
-}
-
-class PinnedHttpAgent extends HttpAgent {
-  // Node keeps the socket only when this returns true (the base class always does).
-  override keepSocketAlive(socket: Socket): boolean {
-    super.keepSocketAlive(socket);
-    socket.on('data', closeOnIdleData);
-    return true;
-  }
-
-  override reuseSocket(socket: Socket, req: Parameters<HttpAgent['reuseSocket']>[1]): void {
-    socket.off('data', closeOnIdleData);
-    super.reuseSocket(socket, req);
-  }
+    reuse(socket, req);
+  };
+  return agent;
 }
