@@ -1,4 +1,4 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from '../exchange/exchange.js';
@@ -7,16 +7,18 @@ import { fromRaw, headerValue, stripForClient, toRaw, withoutHeader } from '../m
 import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
 import type { ProxyDeps } from './deps.js';
 import { sendProblem } from './problem.js';
+import type { BodySource, ResponseSink } from './sink.js';
 import { collectBody, relayBody } from './relay.js';
 import { openUpstream } from './upstream/open-upstream.js';
 import { upstreamError } from './upstream-errors.js';
 
 /**
- * Carries out a decision to forward one HTTP/1.1 exchange: sends the request as the pipeline left
- * it on one of the sandbox's own upstream connections, and streams the response back with
- * backpressure both ways, scrubbed when the decision says so.
+ * Carries out a decision to forward one exchange: sends the request as the pipeline left it on one
+ * of the sandbox's own upstream connections, and streams the response back to the sink with
+ * backpressure both ways, scrubbed when the decision says so. Protocol adapters differ only in
+ * the body source and response sink they pass.
  */
-export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, req: IncomingMessage, res: ServerResponse): void {
+export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, body: BodySource, res: ResponseSink): void {
   const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
   ex.forwardedAt = deps.clock();
   let failed = false;
@@ -41,14 +43,14 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
     // Read whole by a credential step (and possibly rewritten): sent as it now is.
     ex.bytesOut += fwd.body.length;
     upstream.end(fwd.body);
-  } else if (hasBody(req)) {
-    req.on('data', (chunk: Buffer) => (ex.bytesOut += chunk.length));
-    pipeline(req, upstream, (e) => {
+  } else if (body.present) {
+    body.stream.on('data', (chunk: Buffer) => (ex.bytesOut += chunk.length));
+    pipeline(body.stream, upstream, (e) => {
       if (e && !res.headersSent) fail(e);
     });
   } else {
     // Most API calls have no body: skip the pipeline machinery (an AbortSignal per call).
-    req.resume();
+    body.stream.resume();
     upstream.end();
   }
 
@@ -78,7 +80,7 @@ function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, fai
   upstream.setTimeout(deps.limits.upstreamResponseMs, () => fail(new GatewayError('GW_UPSTREAM_TIMEOUT', 'idle')));
 }
 
-function relayResponse(upRes: IncomingMessage, res: ServerResponse, fwd: Forward, ex: Exchange, fail: (e: unknown) => void): void {
+function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, ex: Exchange, fail: (e: unknown) => void): void {
   const status = upRes.statusCode ?? 502;
   let headers = stripForClient(fromRaw(upRes.rawHeaders));
   const scrubber = fwd.scrubber?.active ? fwd.scrubber : undefined;
@@ -134,7 +136,7 @@ function smallBodyLength(upRes: IncomingMessage, method: string): number | undef
   return n <= SMALL_BODY ? n : undefined;
 }
 
-/** Whether a request has a body to stream upstream (RFC 9112 §6.3: only CL or TE say so). */
+/** Whether an HTTP/1.1 request has a body to stream upstream (RFC 9112 §6.3: only CL or TE say so). */
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');

@@ -1,6 +1,6 @@
-import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
+import type { ResponseSink } from './sink.js';
 
 /**
  * Refusals are RFC 9457 problem documents with a stable code and the network-log request id, so
@@ -28,7 +28,7 @@ function problemHeaders(err: GatewayError, requestId: string, body: string): [st
   return headers;
 }
 
-export function sendProblem(res: ServerResponse, err: GatewayError, requestId: string, close = false): void {
+export function sendProblem(res: ResponseSink, err: GatewayError, requestId: string, close = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -36,7 +36,7 @@ export function sendProblem(res: ServerResponse, err: GatewayError, requestId: s
   const body = problemBody(err, requestId);
   const headers = problemHeaders(err, requestId, body);
   if (close) headers.push(['Connection', 'close']);
-  res.writeHead(err.status, headers.flat());
+  res.writeHead(err.status, undefined, headers.flat());
   res.end(body);
 }
 

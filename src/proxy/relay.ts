@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { ScrubState } from '../swap/scrubber.js';
+import type { ResponseSink } from './sink.js';
 
 /**
  * Streams an upstream response body to the client with backpressure, like `pipe`, with two
@@ -17,7 +18,7 @@ import type { ScrubState } from '../swap/scrubber.js';
  * Backpressure is checked once per turn: what one read delivers (at most one socket read's worth)
  * is written, then the upstream is paused until the client drains.
  */
-export function relayBody(upRes: IncomingMessage, res: ServerResponse, scrub: ScrubState | undefined, fail: (e: unknown) => void): void {
+export function relayBody(upRes: IncomingMessage, res: ResponseSink, scrub: ScrubState | undefined, fail: (e: unknown) => void): void {
   let corked = false;
   let paused = false;
   const resume = (): void => {

@@ -33,7 +33,7 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
 export function send(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, req: IncomingMessage, res: ServerResponse): void {
   // A body read by a step was invited then; otherwise the client is told to go on now.
   if (fwd.expectsContinue && fwd.body === undefined) res.writeContinue();
-  forward(deps, ex, sandboxId, fwd, req, res);
+  forward(deps, ex, sandboxId, fwd, { stream: req, present: hasBody(req) }, res);
 }
 
 /** Answers a refusal as problem+json; an unexpected error is logged (by known fields only). */
