@@ -26,6 +26,8 @@ export interface GatewayOptions {
   logger: Logger;
   clock?: () => number;
   limits?: Partial<ProxyLimits>;
+  /** How long values of an unbound (or replaced) secret are still scrubbed for its sandbox; default 7 days. */
+  unboundScrubMs?: number;
   /** Bound on cached leaf contexts (one per host seen). */
   leafCacheSize?: number;
   /**
@@ -44,6 +46,7 @@ export interface Gateway {
 }
 
 const SHUTDOWN_GRACE_MS = 5_000;
+export const DEFAULT_UNBOUND_SCRUB_MS = 7 * 24 * 3_600_000;
 
 function interfaceAddresses(): Set<string> {
   const all = new Set<string>();
@@ -78,6 +81,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       self: { ports: selfPorts, addresses: interfaceAddresses() },
       clock,
       maxBodyBytes: limits.maxBodyBytes,
+      unboundScrubMs: options.unboundScrubMs ?? DEFAULT_UNBOUND_SCRUB_MS,
     },
     netlog: options.netlog,
     leaves,

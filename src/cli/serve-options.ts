@@ -20,6 +20,7 @@ export interface RawServeOptions {
   allowDest: string[];
   logLevel: string;
   upstreamSocketsPerHost?: string;
+  scrubUnboundHours?: string;
 }
 
 export interface ServeOptions {
@@ -32,10 +33,12 @@ export interface ServeOptions {
   control: ControlAddress | null | undefined;
   /** Concurrent upstream sockets per sandbox and host; undefined: the gateway's default. */
   upstreamSocketsPerHost: number | undefined;
+  /** Hours an unbound secret's values are still scrubbed for its sandbox; undefined: the default. */
+  scrubUnboundHours: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -77,6 +80,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (sockets !== undefined && !(/^\d{1,5}$/.test(String(sockets)) && upstreamSocketsPerHost !== undefined && upstreamSocketsPerHost >= 1 && upstreamSocketsPerHost <= 10_000)) {
     problems.push(`invalid --upstream-sockets-per-host '${printable(String(sockets))}': an integer from 1 to 10000`);
   }
+  const hours = raw.scrubUnboundHours;
+  const scrubUnboundHours = hours === undefined ? undefined : Number(hours);
+  if (hours !== undefined && !(/^\d{1,4}$/.test(String(hours)) && scrubUnboundHours !== undefined && scrubUnboundHours <= 8760)) {
+    problems.push(`invalid --scrub-unbound-hours '${printable(String(hours))}': an integer from 0 to 8760`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -86,6 +94,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     logLevel: raw.logLevel,
     control: control ?? (raw.control === false ? null : undefined),
     upstreamSocketsPerHost,
+    scrubUnboundHours,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { SandboxInfo, TokenResolution } from '../model/secrets.js';
+import type { SandboxInfo, TokenResolution, UnboundSecret } from '../model/secrets.js';
 import type { SelfAddresses } from '../policy/egress.js';
 import type { ResolverOptions } from '../policy/types.js';
 import type { SecretValue } from '../secret-value.js';
@@ -10,6 +10,7 @@ export interface ExchangeLookups {
   getSandboxById(id: string): SandboxInfo | undefined;
   resolveToken(token: string): TokenResolution | undefined;
   tokensOfSandbox(sandboxId: string): readonly string[];
+  unboundSecrets(sandboxId: string): readonly UnboundSecret[];
 }
 
 /** Everything the pipeline needs, passed in: it opens no socket and keeps no state of its own. */
@@ -25,4 +26,6 @@ export interface PipelineDeps {
   clock: () => number;
   /** Largest request body a credential step may read whole. */
   maxBodyBytes: number;
+  /** How long after an unbind (or a replaced binding) the secret's values are still scrubbed. */
+  unboundScrubMs: number;
 }

@@ -29,6 +29,13 @@ export function countHeader(list: HeaderList, name: string): number {
   return n;
 }
 
+/** Every value of a header, in order (a list split over several lines is still one list). */
+export function headerValues(list: HeaderList, name: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of list) if (k.toLowerCase() === name) out.push(v);
+  return out;
+}
+
 export function headerValue(list: HeaderList, name: string): string | undefined {
   for (const [k, v] of list) if (k.toLowerCase() === name) return v;
   return undefined;

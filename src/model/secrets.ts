@@ -69,6 +69,14 @@ export interface BindingInfo {
   createdAt: number;
 }
 
+/** A secret a sandbox was bound to until `unboundAt`: its values are still scrubbed for a while. */
+export interface UnboundSecret {
+  secret: SecretInfo;
+  /** The stand-in the sandbox held for it (what a reflected value is replaced with). */
+  token: string;
+  unboundAt: number;
+}
+
 /** Everything the proxy needs to decide about one stand-in token found in a request. */
 export interface TokenResolution {
   token: string;

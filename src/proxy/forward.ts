@@ -1,10 +1,10 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, type Transform } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from '../exchange/exchange.js';
 import type { Forward } from '../exchange/flow.js';
-import { fromRaw, headerValue, stripForClient, toRaw, withoutHeader } from '../model/headers.js';
-import { codecFor, InflationGuard, parseCoding } from '../swap/body-codec.js';
+import { fromRaw, headerValues, stripForClient, toRaw, withoutHeader } from '../model/headers.js';
+import { codecChain, InflationGuard, onlyChunked, parseCodings, type Coding } from '../swap/body-codec.js';
 import type { ProxyDeps } from './deps.js';
 import { sendProblem } from './problem.js';
 import type { BodySource, ResponseSink } from './sink.js';
@@ -31,7 +31,11 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
     ex.fail(err);
     upstream.destroy();
     if (res.headersSent) res.destroy();
-    else sendProblem(res, err, ex.id, true);
+    else {
+      // The upstream's status was never sent: the sandbox got this problem instead.
+      ex.status = err.status;
+      sendProblem(res, err, ex.id, true);
+    }
   };
   armTimeouts(deps, upstream, fwd.tls, fail);
   upstream.on('error', fail);
@@ -85,8 +89,9 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   let headers = stripForClient(fromRaw(upRes.rawHeaders));
   const scrubber = fwd.scrubber?.active ? fwd.scrubber : undefined;
   const message = safeStatusMessage(upRes.statusMessage);
-  const coding = scrubber ? parseCoding(headerValue(headers, 'content-encoding')) : 'identity';
-  if (coding === undefined) throw new GatewayError('GW_UPSTREAM_PROTOCOL', 'response coding cannot be scrubbed');
+  // The client undoes every coding layer: the scrubber must see through all of them, or nothing
+  // is forwarded (a body it could not read could carry the value).
+  const codings = scrubber ? readableCodings(upRes) : [];
   ex.status = status;
   upRes.on('data', (chunk: Buffer) => (ex.bytesIn += chunk.length));
   if (!scrubber) {
@@ -99,7 +104,7 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   const scrubbedMessage = message !== undefined ? scrubber.scrubString(message) : undefined;
   const length = smallBodyLength(upRes, fwd.method);
   headers = withoutHeader(headers, 'content-length');
-  if (coding === 'identity' && length !== undefined) {
+  if (codings.length === 0 && length !== undefined) {
     // Most API responses: scrub the whole body at once and answer with its exact length.
     collectBody(upRes, length, fail, (body) => {
       const scrubbed = scrubber.scrubChunk(body, true).out;
@@ -108,15 +113,29 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
     });
     return;
   }
-  res.writeHead(status, scrubbedMessage, toRaw(headers));
-  if (coding === 'identity') {
+  if (codings.length === 0) {
+    res.writeHead(status, scrubbedMessage, toRaw(headers));
     relayBody(upRes, res, scrubber.state(), fail);
     return;
   }
-  const { decode, encode } = codecFor(coding);
-  pipeline([upRes, decode, new InflationGuard(() => ex.bytesIn), scrubber.stream(), encode, res], (e) => {
+  // Decoded, scrubbed and encoded again, layer by layer. The head waits for the first decoded
+  // bytes: a body that does not decode as labelled is answered 502, not relayed or half-sent.
+  const { decoders, encoders } = codecChain(codings);
+  const chain = [...decoders, new InflationGuard(() => ex.bytesIn), scrubber.stream(), ...encoders];
+  pipeline([upRes, ...chain], (e) => {
     if (e) fail(e);
   });
+  relayBody(chain[chain.length - 1] as Transform, res, undefined, fail, () => res.writeHead(status, scrubbedMessage, toRaw(headers)));
+}
+
+/** The response's content codings, all of which the scrubber can read; else GW_UPSTREAM_PROTOCOL. */
+export function readableCodings(upRes: IncomingMessage): Coding[] {
+  const raw = fromRaw(upRes.rawHeaders);
+  const codings = parseCodings(headerValues(raw, 'content-encoding'));
+  if (codings === undefined || !onlyChunked(headerValues(raw, 'transfer-encoding'))) {
+    throw new GatewayError('GW_UPSTREAM_PROTOCOL', 'response coding cannot be scrubbed');
+  }
+  return codings;
 }
 
 // Swapped bodies up to this size are scrubbed whole instead of streamed (see relayResponse).

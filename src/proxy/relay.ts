@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { ScrubState } from '../swap/scrubber.js';
 import type { ResponseSink } from './sink.js';
@@ -16,9 +17,17 @@ import type { ResponseSink } from './sink.js';
  *   than a small response's whole relay.
  *
  * Backpressure is checked once per turn: what one read delivers (at most one socket read's worth)
- * is written, then the upstream is paused until the client drains.
+ * is written, then the upstream is paused until the client drains. `open` runs once, before the
+ * first byte or the end (the head is written then, so a body that fails to decode before it can
+ * still be answered with a problem instead of a cut).
  */
-export function relayBody(upRes: IncomingMessage, res: ResponseSink, scrub: ScrubState | undefined, fail: (e: unknown) => void): void {
+export function relayBody(upRes: Readable, res: ResponseSink, scrub: ScrubState | undefined, fail: (e: unknown) => void, open?: () => void): void {
+  let opened = open === undefined;
+  const openOnce = (): void => {
+    if (opened) return;
+    opened = true;
+    open?.();
+  };
   let corked = false;
   let paused = false;
   const resume = (): void => {
@@ -37,6 +46,7 @@ export function relayBody(upRes: IncomingMessage, res: ResponseSink, scrub: Scru
   upRes.on('data', (chunk: Buffer) => {
     const out = scrub ? scrub.push(chunk) : chunk;
     if (out.length === 0 || res.destroyed) return;
+    openOnce();
     if (!corked) {
       corked = true;
       res.cork();
@@ -45,6 +55,7 @@ export function relayBody(upRes: IncomingMessage, res: ResponseSink, scrub: Scru
     res.write(out);
   });
   upRes.once('end', () => {
+    openOnce();
     const tail = scrub?.end();
     if (tail !== undefined && tail.length > 0) res.end(tail);
     else res.end();

@@ -5,7 +5,7 @@ import type { AuditRepo } from './audit-repo.js';
 import type { Db } from './database.js';
 import { BINDING_COLUMNS, SECRET_COLUMNS, toBinding, toSecret, type BindingRow, type SecretRow } from './rows.js';
 import type { SecretsRepo } from './secrets-repo.js';
-import type { BindingInfo, TokenResolution } from '../model/secrets.js';
+import type { BindingInfo, TokenResolution, UnboundSecret } from '../model/secrets.js';
 import { checkEnv, printable } from './validate.js';
 
 interface SandboxRef {
@@ -36,6 +36,8 @@ export class BindingsRepo {
   readonly #ofSandbox: Statement<[string], BindingRow>;
   readonly #delete: Statement<[string, string]>;
   readonly #resolve: Statement<[string], ResolutionRow>;
+  readonly #remember: Statement<[string, string, string, number]>;
+  readonly #unbound: Statement<[string], SecretRow & { u_token: string; u_at: number }>;
 
   constructor(db: Db, clock: () => number, audit: AuditRepo, secrets: SecretsRepo) {
     this.#db = db;
@@ -53,6 +55,14 @@ export class BindingsRepo {
     this.#one = db.prepare(`SELECT ${BINDING_COLUMNS} ${from} WHERE b.sandbox_id = ? AND b.env = ?`);
     this.#ofSandbox = db.prepare(`SELECT ${BINDING_COLUMNS} ${from} WHERE b.sandbox_id = ? ORDER BY b.env`);
     this.#delete = db.prepare('DELETE FROM bindings WHERE sandbox_id = ? AND env = ?');
+    this.#remember = db.prepare(
+      `INSERT INTO recent_unbinds (sandbox_id, secret_id, token, unbound_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (sandbox_id, secret_id) DO UPDATE SET token = excluded.token, unbound_at = excluded.unbound_at`,
+    );
+    this.#unbound = db.prepare(
+      `SELECT u.token AS u_token, u.unbound_at AS u_at, ${SECRET_COLUMNS}
+       FROM recent_unbinds u JOIN secrets s ON s.id = u.secret_id WHERE u.sandbox_id = ? ORDER BY u.unbound_at`,
+    );
     // The version is the current one in the environment of the token's sandbox.
     this.#resolve = db.prepare(
       `SELECT b.token AS b_token, b.sandbox_id AS b_sandbox_id, b.env AS b_env,
@@ -94,6 +104,8 @@ export class BindingsRepo {
       const sandbox = this.#requireSandbox(tenant, sandboxName);
       const previous = this.#one.get(sandbox.id, env);
       const binding = this.put(sandbox, env, secretName, tokenPrefix);
+      // A replaced binding's value was the sandbox's until now: still scrubbed for a while.
+      if (previous !== undefined) this.#remember.run(sandbox.id, previous.secret_id, previous.token, this.#clock());
       this.#audit.record(tenant, actor, 'sandbox.bind', sandbox.name, {
         env: binding.env,
         secret: binding.secretName,
@@ -111,6 +123,7 @@ export class BindingsRepo {
         throw new UsageError(`sandbox '${sandbox.name}' has no binding for ${printable(String(env))}`);
       }
       this.#delete.run(sandbox.id, env);
+      this.#remember.run(sandbox.id, previous.secret_id, previous.token, this.#clock());
       this.#audit.record(tenant, actor, 'sandbox.unbind', sandbox.name, { env, secret: previous.secret_name });
     }).immediate();
   }
@@ -121,6 +134,11 @@ export class BindingsRepo {
 
   listById(sandboxId: string): BindingInfo[] {
     return this.#ofSandbox.all(sandboxId).map(toBinding);
+  }
+
+  /** Secrets the sandbox was bound to before (unbound or replaced), with when; oldest first. */
+  unbound(sandboxId: string): UnboundSecret[] {
+    return this.#unbound.all(sandboxId).map((row) => ({ secret: toSecret(row), token: row.u_token, unboundAt: row.u_at }));
   }
 
   resolve(token: string): TokenResolution | undefined {

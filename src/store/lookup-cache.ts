@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
-import type { SandboxInfo, TokenResolution } from '../model/secrets.js';
+import type { SandboxInfo, TokenResolution, UnboundSecret } from '../model/secrets.js';
 
 /**
  * Memo of the two reads the proxy makes on every request (token -> resolution, sandbox id ->
@@ -26,6 +26,7 @@ export class LookupCache {
   readonly #tokens = new Map<string, TokenResolution>();
   readonly #sandboxes = new Map<string, SandboxInfo>();
   readonly #sandboxTokens = new Map<string, readonly string[]>();
+  readonly #unbound = new Map<string, readonly UnboundSecret[]>();
 
   constructor(db: Db, maxEntries = 10_000) {
     this.#ownChanges = db.prepare('SELECT total_changes() AS t');
@@ -45,6 +46,10 @@ export class LookupCache {
     return this.#get(this.#sandboxTokens, id, load) ?? [];
   }
 
+  unbound(id: string, load: () => readonly UnboundSecret[]): readonly UnboundSecret[] {
+    return this.#get(this.#unbound, id, load) ?? [];
+  }
+
   #get<T extends object>(map: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
     const t = this.#ownChanges.get()?.t ?? -1;
     let v = this.#v;
@@ -57,6 +62,7 @@ export class LookupCache {
       this.#tokens.clear();
       this.#sandboxes.clear();
       this.#sandboxTokens.clear();
+      this.#unbound.clear();
       this.#t = t;
       this.#v = v;
     }

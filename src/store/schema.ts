@@ -197,12 +197,25 @@ CREATE TABLE master_key_epoch (
 INSERT INTO master_key_epoch (id, epoch) VALUES (1, 0);
 `;
 
+// Scrubbing after unbind (issue #12): a value a sandbox used stays one to scrub from its responses
+// for a while after its binding is removed or replaced; one row per sandbox and secret, the latest.
+const V6_RECENT_UNBINDS = `
+CREATE TABLE recent_unbinds (
+  sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+  secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+  token TEXT NOT NULL,
+  unbound_at INTEGER NOT NULL,
+  PRIMARY KEY (sandbox_id, secret_id)
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2_API_KEYS },
   { version: 3, sql: V3_VERSION_RETENTION },
   { version: 4, sql: V4_TENANTS_ENVIRONMENTS, rebuildsTables: true },
   { version: 5, sql: V5_MASTER_KEY_EPOCH },
+  { version: 6, sql: V6_RECENT_UNBINDS },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,3 +1,4 @@
+import type { UnboundSecret } from '../model/secrets.js';
 import type { SecretValue } from '../secret-value.js';
 import { AuditRepo } from './audit-repo.js';
 import { BindingsRepo } from './bindings-repo.js';
@@ -150,6 +151,10 @@ export class SqliteStore implements Store {
 
   tokensOfSandbox(sandboxId: string): readonly string[] {
     return this.#lookups.sandboxTokens(sandboxId, () => this.#bindings.listById(sandboxId).map((b) => b.token));
+  }
+
+  unboundSecrets(sandboxId: string): readonly UnboundSecret[] {
+    return this.#lookups.unbound(sandboxId, () => this.#bindings.unbound(sandboxId));
   }
 
   resolveToken(token: string): TokenResolution | undefined {

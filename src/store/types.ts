@@ -1,4 +1,4 @@
-import type { BindingInfo, SandboxInfo, SchemeSpec, SecretInfo, TokenResolution } from '../model/secrets.js';
+import type { BindingInfo, SandboxInfo, SchemeSpec, SecretInfo, TokenResolution, UnboundSecret } from '../model/secrets.js';
 import type { SecretValue } from '../secret-value.js';
 
 /**
@@ -125,6 +125,8 @@ export interface Store {
   resolveToken(token: string): TokenResolution | undefined;
   /** The stand-in tokens of a sandbox's bindings (any tenant: the id says which sandbox). */
   tokensOfSandbox(sandboxId: string): readonly string[];
+  /** Secrets the sandbox was bound to and no longer is (unbound or replaced), with when. */
+  unboundSecrets(sandboxId: string): readonly UnboundSecret[];
 
   // audit
   audit(actor: string, action: string, target: string, detail?: Record<string, unknown>): void;

@@ -2,22 +2,49 @@ import { constants, createBrotliCompress, createBrotliDecompress, createDeflate,
 import { Transform, type TransformCallback } from 'node:stream';
 import { GatewayError } from '../errors.js';
 
-/** Content codings the scrubber can see through. Anything else is refused for swapped requests. */
+/** Content codings the scrubber can see through. Anything else is refused for scrubbed responses. */
 export const SCRUBBABLE_CODINGS = ['gzip', 'deflate', 'br'] as const;
-export type Coding = (typeof SCRUBBABLE_CODINGS)[number] | 'identity';
+export type Coding = (typeof SCRUBBABLE_CODINGS)[number];
 
-export function parseCoding(header: string | undefined): Coding | undefined {
-  const v = (header ?? '').trim().toLowerCase();
-  if (v === '' || v === 'identity') return 'identity';
-  if (v === 'x-gzip') return 'gzip';
-  return (SCRUBBABLE_CODINGS as readonly string[]).includes(v) ? (v as Coding) : undefined;
+/**
+ * Every content coding a client will undo, in the order they were applied: all `Content-Encoding`
+ * lines, each a comma list (RFC 9110 §8.4: several lines are one list), `identity` dropped. The
+ * same coding twice is two layers. Undefined when any coding is one the scrubber cannot read
+ * (zstd, compress, an unknown name): such a body must not reach the sandbox unscrubbed.
+ */
+export function parseCodings(values: readonly string[]): Coding[] | undefined {
+  const out: Coding[] = [];
+  for (const value of values) {
+    for (const part of value.split(',')) {
+      const v = part.trim().toLowerCase();
+      if (v === '' || v === 'identity') continue;
+      const coding = v === 'x-gzip' ? 'gzip' : v;
+      if (!(SCRUBBABLE_CODINGS as readonly string[]).includes(coding)) return undefined;
+      out.push(coding as Coding);
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether a response's transfer codings are only chunked framing (which the HTTP parser undoes).
+ * Anything else (`gzip, chunked`) is a layer some clients decode and the scrubber would not see.
+ */
+export function onlyChunked(values: readonly string[]): boolean {
+  return values.every((value) => value.split(',').every((part) => ['', 'chunked'].includes(part.trim().toLowerCase())));
+}
+
+/** Decoders for a body with these codings (the last applied first) and encoders to redo them. */
+export function codecChain(codings: readonly Coding[]): { decoders: Transform[]; encoders: Transform[] } {
+  const codecs = codings.map(codecFor);
+  return { decoders: codecs.map((c) => c.decode).reverse(), encoders: codecs.map((c) => c.encode) };
 }
 
 /**
  * Decoder and encoder for one coding. Encoders flush on every write so that a compressed event
  * stream still reaches the client event by event.
  */
-export function codecFor(coding: Exclude<Coding, 'identity'>): { decode: Transform; encode: Transform } {
+function codecFor(coding: Coding): { decode: Transform; encode: Transform } {
   const flush = { flush: constants.Z_SYNC_FLUSH };
   switch (coding) {
     case 'gzip':

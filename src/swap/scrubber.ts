@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { NeedleSearch } from './needle-search.js';
 import type { Reflection } from './schemes/scheme.js';
 
 interface Needle {
@@ -14,6 +15,7 @@ interface Needle {
  */
 export class Scrubber {
   private readonly needles: Needle[];
+  private readonly search: NeedleSearch<Needle>;
   private readonly pairs: [string, string][];
   // Header names are compared case-insensitively (scrubHeaders): lowered once, not per response.
   private readonly loweredReals: string[];
@@ -29,6 +31,7 @@ export class Scrubber {
     // Longest first, so that a form that contains another is replaced whole.
     this.pairs.sort((a, b) => b[0].length - a[0].length);
     this.needles = this.pairs.map(([real, standIn]) => ({ find: Buffer.from(real, 'utf8'), replace: Buffer.from(standIn, 'utf8') }));
+    this.search = new NeedleSearch(this.needles);
     this.loweredReals = this.pairs.map(([real]) => real.toLowerCase());
   }
 
@@ -95,12 +98,7 @@ export class Scrubber {
   }
 
   private nextMatch(buf: Buffer, from: number): { index: number; needle: Needle } | undefined {
-    let best: { index: number; needle: Needle } | undefined;
-    for (const needle of this.needles) {
-      const index = buf.indexOf(needle.find, from);
-      if (index >= 0 && (!best || index < best.index)) best = { index, needle };
-    }
-    return best;
+    return this.search.first(buf, from);
   }
 
   /** Length of the longest suffix of buf[from..] that is a proper prefix of some needle. */

@@ -4,7 +4,7 @@ import { Exchange, type Protocol } from '../../src/exchange/exchange.js';
 import type { ExchangeInput, Forward } from '../../src/exchange/flow.js';
 import { decide, type Step } from '../../src/exchange/pipeline.js';
 import type { HeaderList } from '../../src/model/headers.js';
-import type { SandboxInfo, SchemeSpec, SecretInfo, TokenResolution } from '../../src/model/secrets.js';
+import type { SandboxInfo, SchemeSpec, SecretInfo, TokenResolution, UnboundSecret } from '../../src/model/secrets.js';
 import type { CheckedAddress, Target } from '../../src/model/target.js';
 import { SecretValue } from '../../src/secret-value.js';
 import { ReflectionCache } from '../../src/swap/reflection-cache.js';
@@ -33,6 +33,7 @@ export interface World {
   /** secret id -> real value (a missing one cannot be decrypted) */
   values: Record<string, string>;
   schemes?: SchemeRegistry;
+  unbound?: (UnboundSecret & { sandboxId: string })[];
   lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
   now?: number;
 }
@@ -43,6 +44,7 @@ export function depsOf(world: World): PipelineDeps {
       getSandboxById: (id) => world.sandboxes.find((s) => s.id === id),
       resolveToken: (t) => world.tokens.get(t),
       tokensOfSandbox: (id) => [...world.tokens.values()].filter((r) => r.sandboxId === id).map((r) => r.token),
+      unboundSecrets: (id) => (world.unbound ?? []).filter((u) => u.sandboxId === id),
     },
     secretValue: (id) => {
       const v = world.values[id];
@@ -55,6 +57,7 @@ export function depsOf(world: World): PipelineDeps {
     self: { ports: new Set(), addresses: new Set() },
     clock: () => world.now ?? 1_700_000_000_000,
     maxBodyBytes: 1024,
+    unboundScrubMs: 3_600_000,
   };
 }
 

@@ -58,7 +58,7 @@ describe('database and migrations', () => {
     const b = openDatabase(file);
     expect(userVersion(b)).toBe(SCHEMA_VERSION);
     const tables = b.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['api_keys', 'audit', 'bindings', 'master_key_epoch', 'network_log', 'sandboxes', 'secret_current', 'secret_versions', 'secrets', 'tenants']);
+    expect(tables).toEqual(['api_keys', 'audit', 'bindings', 'master_key_epoch', 'network_log', 'recent_unbinds', 'sandboxes', 'secret_current', 'secret_versions', 'secrets', 'tenants']);
     b.close();
   });
 

@@ -8,6 +8,7 @@ import { decide } from '../../exchange/pipeline.js';
 import { fromRaw, stripForClient, withoutHeader, type HeaderList } from '../../model/headers.js';
 import { Scrubber } from '../../swap/scrubber.js';
 import type { ProxyDeps, TunnelContext } from '../deps.js';
+import { readableCodings } from '../forward.js';
 import { asGatewayError, writeRawProblem } from '../problem.js';
 import { openUpstream } from '../upstream/open-upstream.js';
 import { upstreamError } from '../upstream-errors.js';
@@ -72,6 +73,14 @@ function join(deps: ProxyDeps, ex: Exchange, ctx: TunnelContext, fwd: Forward, s
   });
   upstream.on('response', (upRes) => {
     // The upstream declined the upgrade: relay its answer, delimited by closing the connection.
+    // A scrubbed answer is relayed only uncoded (no decoder chain for a refusal body).
+    if (scrubber?.active === true && !uncoded(upRes)) {
+      upRes.resume();
+      const err = new GatewayError('GW_UPSTREAM_PROTOCOL', 'declined upgrade with a coded body');
+      ex.fail(err);
+      writeRawProblem(socket, err, ex.id);
+      return;
+    }
     ex.status = upRes.statusCode ?? 502;
     const headers = withoutHeader(scrubbed(upRes, scrubber), 'content-length');
     const lines = [`HTTP/1.1 ${ex.status} Upgrade Declined`, ...headers.map(([k, v]) => `${k}: ${v}`), 'Connection: close', '', ''];
@@ -80,6 +89,14 @@ function join(deps: ProxyDeps, ex: Exchange, ctx: TunnelContext, fwd: Forward, s
     body.pipe(socket);
   });
   upstream.end();
+}
+
+function uncoded(upRes: IncomingMessage): boolean {
+  try {
+    return readableCodings(upRes).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 function scrubbed(upRes: IncomingMessage, scrubber: Scrubber | undefined): HeaderList {
