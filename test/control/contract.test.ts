@@ -305,6 +305,17 @@ describe('control API contract (captured before the move to fastify)', () => {
     const doc = (await call(sock, 'GET', '/openapi.json')).json() as OpenApi;
     compare('openapi-before.json', openApiShape(doc));
   });
+
+  it('is a self-contained document: every $ref resolves, every operation names its problems', async () => {
+    const doc = (await call(sock, 'GET', '/openapi.json')).json() as OpenApi;
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1] ?? '');
+    expect(refs.length).toBeGreaterThan(20);
+    for (const ref of refs) expect(Object.keys(doc.components.schemas).map((n) => `#/components/schemas/${n}`), ref).toContain(ref);
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      expect(path).not.toMatch(/:/);
+      for (const op of Object.values(methods)) expect(Object.keys(op.responses['4XX']?.content ?? {}), op.operationId).toEqual(['application/problem+json']);
+    }
+  });
 });
 
 interface OpenApi {
