@@ -306,6 +306,16 @@ describe('control API contract (captured before the move to fastify)', () => {
     compare('openapi-before.json', openApiShape(doc));
   });
 
+  it('serves prom-client metrics with the process and Node runtime families', async () => {
+    const m = await call(tcp, 'GET', '/metrics', { headers: { authorization: `Bearer ${keys.auditor}` } });
+    expect(m.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    for (const family of ['standin_requests_total', 'standin_control_requests_total', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_utilization_ratio', 'nodejs_gc_duration_seconds']) {
+      expect(m.text, family).toMatch(new RegExp(`^# TYPE ${family} `, 'm'));
+    }
+    expect(m.text).toMatch(/^standin_control_requests_total\{operation="createSecret",status="201"\} \d+$/m);
+    expect(m.text).toMatch(/^standin_control_requests_total\{operation="unmatched",status="404"\} \d+$/m);
+  });
+
   it('is a self-contained document: every $ref resolves, every operation names its problems', async () => {
     const doc = (await call(sock, 'GET', '/openapi.json')).json() as OpenApi;
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1] ?? '');
