@@ -46,7 +46,10 @@ function responses(r: Route): Record<string, unknown> {
   let success: TSchema | { description: string; content: Record<string, { schema: TSchema }> };
   if (ok.status === 204) success = Type.Null({ description: 'done' });
   else if (ok.schema !== undefined) success = ok.array === true ? Type.Array(ok.schema, { description: 'success' }) : Type.Unsafe({ ...ok.schema, description: 'success' });
-  else success = { description: 'success', content: { [ok.media ?? 'application/json']: { schema: ok.media?.startsWith('text/') === true || ok.media === 'application/x-pem-file' ? Type.String() : Type.Unknown() } } };
+  else {
+    const media = ok.media ?? 'application/json';
+    success = { description: 'success', content: { [media]: { schema: media === 'application/json' ? Type.Unknown() : Type.String() } } };
+  }
   return {
     [String(ok.status)]: success,
     '4xx': { description: 'refused; see `code`', content: { 'application/problem+json': { schema: Ref(ProblemSchema) } } },

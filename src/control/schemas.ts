@@ -16,7 +16,7 @@ const NullableStr = Type.Union([Type.String(), Type.Null()]);
 export const DECISIONS = ['allowed', 'swapped', 'denied', 'token_misuse', 'error'] as const;
 
 /** A string one of `values`, as a plain `enum` (what OpenAPI generators read best). */
-export function StringEnum<T extends readonly string[]>(values: T, options: { description?: string } = {}): TSchema & { static: T[number] } {
+export function StringEnum<T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
