@@ -1,47 +1,22 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NetLogRow, NetLogWriter } from '../netlog/types.js';
 
 /**
- * A small Prometheus registry (text exposition format 0.0.4), served on the control listener at
- * /metrics. Counters and the latency histogram are fed from the network-log rows (every request,
- * tunnel and refusal produces exactly one, see `instrumentNetLog`); gauges read their value at
- * scrape time from functions the owner of the number registers (`setGauge`).
+ * The gateway's Prometheus metrics (prom-client), served on the control listener at /metrics:
+ * the request path's families, the control API's, and prom-client's default process and Node
+ * runtime metrics (CPU, memory, heap, GC, handles, event-loop lag) plus event-loop utilisation.
+ * One registry per instance, never prom-client's global one: two gateways in one process (tests)
+ * count apart.
  *
- * Labels are bounded by construction: decisions and error codes are fixed enums, route labels come
+ * Counters and the latency histogram are fed from the network-log rows (every request, tunnel and
+ * refusal produces exactly one, see `instrumentNetLog`); gauges read their value at scrape time
+ * from functions the owner of the number registers (`setGauge`).
+ *
+ * Labels are bounded by construction: decisions and error codes are fixed enums, operations come
  * from the control route table. Never a host, path or sandbox name (unbounded, and sandbox input).
  */
 export const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-type Labels = Record<string, string>;
-
-interface Family {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge' | 'histogram';
-}
-
-class Counter {
-  readonly values = new Map<string, { labels: Labels; value: number }>();
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    const cur = this.values.get(key);
-    if (cur === undefined) this.values.set(key, { labels, value: by });
-    else cur.value += by;
-  }
-}
-
-class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly buckets: readonly number[]) {
-    this.counts = buckets.map(() => 0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.count += 1;
-    for (let i = 0; i < this.buckets.length; i++) if (v <= (this.buckets[i] ?? Infinity)) this.counts[i] = (this.counts[i] ?? 0) + 1;
-  }
-}
 
 export type GaugeName = 'open_connections' | 'open_tunnels' | 'netlog_queue_depth' | 'cert_cache_size';
 
@@ -53,67 +28,94 @@ const GAUGE_HELP: Record<GaugeName, string> = {
 };
 
 export class Metrics {
-  readonly requests = new Counter();
-  readonly swaps = new Counter();
-  readonly refusals = new Counter();
-  readonly controlRequests = new Counter();
-  readonly latency = new Histogram(LATENCY_BUCKETS_S);
+  readonly #registry = new Registry();
+  readonly #requests = new Counter({
+    name: 'standin_requests_total',
+    help: 'Requests and tunnels handled, by decision (allowed, swapped, denied, token_misuse, error)',
+    labelNames: ['decision', 'kind'] as const,
+    registers: [this.#registry],
+  });
+  readonly #swaps = new Counter({ name: 'standin_swaps_total', help: 'Credentials swapped into outgoing requests', registers: [this.#registry] });
+  readonly #refusals = new Counter({
+    name: 'standin_refusals_total',
+    help: 'Refused requests and tunnels, by reason (GatewayError code)',
+    labelNames: ['reason'] as const,
+    registers: [this.#registry],
+  });
+  readonly #latency = new Histogram({
+    name: 'standin_request_duration_seconds',
+    help: 'Time from request start to the last response byte (or the refusal)',
+    buckets: LATENCY_BUCKETS_S,
+    registers: [this.#registry],
+  });
+  readonly #control = new Counter({
+    name: 'standin_control_requests_total',
+    help: 'Control API requests, by operation and status',
+    labelNames: ['operation', 'status'] as const,
+    registers: [this.#registry],
+  });
   readonly #gauges = new Map<GaugeName, () => number | undefined>();
-  readonly #startedAt: number;
 
-  constructor(clock: () => number = Date.now) {
-    this.#startedAt = clock() / 1000;
+  constructor() {
+    collectDefaultMetrics({ register: this.#registry });
+    // Busy share of the event loop since the previous scrape (lag alone misses a loop that is
+    // saturated by many short tasks).
+    let last: EventLoopUtilization = performance.eventLoopUtilization();
+    new Gauge({
+      name: 'nodejs_eventloop_utilization_ratio',
+      help: 'Share of time the event loop was busy since the previous scrape (0..1)',
+      registers: [this.#registry],
+      collect() {
+        const now = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(now, last).utilization);
+        last = now;
+      },
+    });
   }
 
-  /** Registers where a gauge's value comes from; read at every scrape. */
+  /** Media type of `render()`'s text (exposition format 0.0.4). */
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  /** Registers where a gauge's value comes from; read at every scrape, NaN while it has none. */
   setGauge(name: GaugeName, read: () => number | undefined): void {
+    const first = !this.#gauges.has(name);
     this.#gauges.set(name, read);
+    if (!first) return;
+    const gauges = this.#gauges;
+    new Gauge({
+      name: `standin_${name}`,
+      help: GAUGE_HELP[name],
+      registers: [this.#registry],
+      collect() {
+        let v: number | undefined;
+        try {
+          v = gauges.get(name)?.();
+        } catch {
+          v = undefined;
+        }
+        // NaN is Prometheus' "no sample" (a gap in graphs), unlike a 0 that would look like a value.
+        this.set(v === undefined || !Number.isFinite(v) ? Number.NaN : v);
+      },
+    });
   }
 
   /** One network-log row: one request, tunnel or refusal. */
   observeExchange(row: Pick<NetLogRow, 'decision' | 'secrets' | 'errorCode' | 'durationMs' | 'method'>): void {
-    this.requests.inc({ decision: row.decision, kind: row.method === 'CONNECT' ? 'tunnel' : 'request' });
-    if (row.decision === 'swapped') this.swaps.inc({}, Math.max(1, row.secrets.length));
-    if ((row.decision === 'denied' || row.decision === 'token_misuse') && row.errorCode !== null) this.refusals.inc({ reason: row.errorCode });
-    this.latency.observe(Math.max(0, row.durationMs) / 1000);
+    this.#requests.inc({ decision: row.decision, kind: row.method === 'CONNECT' ? 'tunnel' : 'request' });
+    if (row.decision === 'swapped') this.#swaps.inc(Math.max(1, row.secrets.length));
+    if ((row.decision === 'denied' || row.decision === 'token_misuse') && row.errorCode !== null) this.#refusals.inc({ reason: row.errorCode });
+    this.#latency.observe(Math.max(0, row.durationMs) / 1000);
   }
 
   observeControl(operation: string, status: number): void {
-    this.controlRequests.inc({ operation, status: String(status) });
+    this.#control.inc({ operation, status: String(status) });
   }
 
-  render(): string {
-    const out: string[] = [];
-    const family = (f: Family): void => void out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    const counter = (name: string, help: string, c: Counter): void => {
-      family({ name, help, type: 'counter' });
-      if (c.values.size === 0 && name !== 'standin_refusals_total') out.push(`${name} 0`);
-      for (const { labels, value } of c.values.values()) out.push(`${name}${fmtLabels(labels)} ${value}`);
-    };
-    counter('standin_requests_total', 'Requests and tunnels handled, by decision (allowed, swapped, denied, token_misuse, error)', this.requests);
-    counter('standin_swaps_total', 'Credentials swapped into outgoing requests', this.swaps);
-    counter('standin_refusals_total', 'Refused requests and tunnels, by reason (GatewayError code)', this.refusals);
-    family({ name: 'standin_request_duration_seconds', help: 'Time from request start to the last response byte (or the refusal)', type: 'histogram' });
-    for (let i = 0; i < this.latency.buckets.length; i++) out.push(`standin_request_duration_seconds_bucket{le="${this.latency.buckets[i]}"} ${this.latency.counts[i]}`);
-    out.push(`standin_request_duration_seconds_bucket{le="+Inf"} ${this.latency.count}`);
-    out.push(`standin_request_duration_seconds_sum ${round(this.latency.sum)}`, `standin_request_duration_seconds_count ${this.latency.count}`);
-    for (const [name, read] of this.#gauges) {
-      let v: number | undefined;
-      try {
-        v = read();
-      } catch {
-        v = undefined;
-      }
-      if (v === undefined || !Number.isFinite(v)) continue;
-      family({ name: `standin_${name}`, help: GAUGE_HELP[name], type: 'gauge' });
-      out.push(`standin_${name} ${v}`);
-    }
-    counter('standin_control_requests_total', 'Control API requests, by operation and status', this.controlRequests);
-    family({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes', type: 'gauge' });
-    out.push(`process_resident_memory_bytes ${process.memoryUsage.rss()}`);
-    family({ name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds', type: 'gauge' });
-    out.push(`process_start_time_seconds ${round(this.#startedAt)}`);
-    return `${out.join('\n')}\n`;
+  /** The exposition text. */
+  render(): Promise<string> {
+    return this.#registry.metrics();
   }
 }
 
@@ -128,17 +130,4 @@ export function instrumentNetLog(writer: NetLogWriter, metrics: Metrics): NetLog
     pending: () => writer.pending(),
     close: () => writer.close(),
   };
-}
-
-function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',');
-}
-
-function fmtLabels(labels: Labels): string {
-  const parts = Object.keys(labels).sort().map((k) => `${k}="${(labels[k] ?? '').replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
-}
-
-function round(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
 }

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Problem } from './wire.js';
 
 /**
@@ -45,25 +44,4 @@ export class ControlError extends Error {
 
 export function controlCodes(): Record<ControlErrorCode, { status: number; title: string }> {
   return CODES;
-}
-
-export function sendProblem(res: ServerResponse, err: ControlError, headers: Record<string, string> = {}): void {
-  sendJson(res, err.status, err.toProblem(), { 'content-type': 'application/problem+json', ...headers });
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
-  res.end(text);
-}
-
-export function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-  res.end(text);
 }

@@ -1,69 +1,65 @@
 import { queryNetLog } from '../netlog/query.js';
 import { parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery } from '../netlog/types.js';
+import { Type, type TString } from '@sinclair/typebox';
 import { DEFAULT_TENANT } from '../model/secrets.js';
 import type { ControlDeps } from './deps.js';
+import { querySchema } from './openapi.js';
 import { ControlError } from './problem.js';
-import type { Route } from './router.js';
+import { route, type Route } from './route.js';
+import { AuditEntrySchema, DECISIONS, Health, LogRowSchema, Ref, StringEnum } from './schemas.js';
+import { invalid } from './validation.js';
 import type { AuditEntry, LogRow } from './wire.js';
 
-const DECISIONS = ['allowed', 'swapped', 'denied', 'token_misuse', 'error'];
 const MAX_API_LIMIT = 10_000;
+// Query values are strings: digits only (no `1e3`, no sign), their range checked by the handler.
+const Digits = (description: string): TString => Type.String({ pattern: '^[0-9]{1,15}$', description });
 
-const LOG_QUERY = {
-  sandbox: 'only this sandbox',
-  host: 'only this host',
-  decision: `only this decision: ${DECISIONS.join(' | ')}`,
-  since: 'only rows since: epoch ms, ISO 8601, or an age (30s, 15m, 2h, 7d)',
-  afterId: 'only rows with a larger id (for polling), oldest first',
-  limit: `the newest N rows (default 100, at most ${MAX_API_LIMIT})`,
-};
+const LOG_QUERY = querySchema({
+  sandbox: Type.String({ description: 'only this sandbox' }),
+  host: Type.String({ description: 'only this host' }),
+  decision: StringEnum(DECISIONS, { description: `only this decision: ${DECISIONS.join(' | ')}` }),
+  since: Type.String({ description: 'only rows since: epoch ms, ISO 8601, or an age (30s, 15m, 2h, 7d)' }),
+  afterId: Digits('only rows with a larger id (for polling), oldest first'),
+  limit: Digits(`the newest N rows (default 100, at most ${MAX_API_LIMIT})`),
+});
 
-const AUDIT_QUERY = {
-  since: 'only events since: epoch ms, ISO 8601, or an age',
-  limit: `the newest N events (default 100, at most ${MAX_API_LIMIT})`,
-};
+const AUDIT_QUERY = querySchema({
+  since: Type.String({ description: 'only events since: epoch ms, ISO 8601, or an age' }),
+  limit: Digits(`the newest N events (default 100, at most ${MAX_API_LIMIT})`),
+});
 
-function invalid(field: string, message: string): ControlError {
-  return new ControlError('CTL_INVALID', `${field} ${message}`, [{ field, message }]);
-}
+const CA_QUERY = querySchema({
+  bundle: StringEnum(['true', 'false'] as const, { description: 'true: system roots plus the standin CA (what the CA variables point at)' }),
+});
 
-function intParam(q: URLSearchParams, field: string, max: number): number | undefined {
-  const v = q.get(field);
-  if (v === null) return undefined;
-  if (!/^\d{1,15}$/.test(v) || Number(v) > max) throw invalid(field, `must be an integer from 0 to ${max}`);
+function upTo(field: string, v: string | undefined, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (Number(v) > max) throw invalid([{ field, message: `must be an integer from 0 to ${max}` }]);
   return Number(v);
 }
 
-function sinceParam(q: URLSearchParams, now: number): number | undefined {
-  const v = q.get('since');
-  if (v === null) return undefined;
+function sinceParam(v: string | undefined, now: number): number | undefined {
+  if (v === undefined) return undefined;
   if (/^\d{10,15}$/.test(v)) return Number(v);
   try {
     return parseSince(v, now);
   } catch {
-    throw invalid('since', 'must be epoch ms, an ISO 8601 time or an age like 15m');
-  }
-}
-
-function checkKnown(q: URLSearchParams, known: Record<string, string>): void {
-  const unknown = [...new Set(q.keys())].filter((k) => !Object.hasOwn(known, k));
-  if (unknown.length > 0) {
-    throw new ControlError('CTL_INVALID', 'unknown query parameter', unknown.map((k) => ({ field: k.slice(0, 64).replace(/[^\x20-\x7e]/g, '?'), message: 'unknown query parameter' })));
+    throw invalid([{ field: 'since', message: 'must be epoch ms, an ISO 8601 time or an age like 15m' }]);
   }
 }
 
 export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
   const clock = deps.clock ?? Date.now;
   return [
-    {
+    route({
       method: 'GET', path: '/healthz', roles: 'public', operationId: 'healthz',
-      summary: 'Liveness: the process answers', success: { status: 200, schema: 'Health' }, mutating: false,
+      summary: 'Liveness: the process answers', success: { status: 200, schema: Ref(Health) }, mutating: false,
       handle: () => ({ status: 200, json: { status: 'ok' } }),
-    },
-    {
+    }),
+    route({
       method: 'GET', path: '/readyz', roles: 'public', operationId: 'readyz',
-      summary: 'Readiness: the proxy listens, the database answers, no shutdown in progress', success: { status: 200, schema: 'Health' }, mutating: false,
+      summary: 'Readiness: the proxy listens, the database answers, no shutdown in progress', success: { status: 200, schema: Ref(Health) }, mutating: false,
       handle: () => {
         let db = true;
         try {
@@ -74,67 +70,54 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
         const ready = db && deps.ready();
         return { status: ready ? 200 : 503, json: { status: ready ? 'ready' : 'not ready', proxy: deps.ready(), database: db } };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET', path: '/openapi.json', roles: 'public', operationId: 'openapi',
       summary: 'This API\'s OpenAPI 3.1 description', success: { status: 200, media: 'application/json' }, mutating: false,
       handle: () => ({ status: 200, json: openapi() }),
-    },
-    {
+    }),
+    route({
       method: 'GET', path: '/metrics', roles: ['admin', 'operator', 'auditor'], operationId: 'metrics',
       summary: 'Prometheus metrics (text exposition format 0.0.4)', success: { status: 200, media: 'text/plain' }, mutating: false,
-      handle: (ctx) => {
+      handle: async (ctx) => {
         // Gateway-wide counts are the operator's: a key of another tenant does not see them.
         if (ctx.caller.tenant !== DEFAULT_TENANT) throw new ControlError('CTL_FORBIDDEN', 'metrics are for keys of the tenant default');
-        return { status: 200, text: deps.metrics.render(), contentType: 'text/plain; version=0.0.4; charset=utf-8' };
+        return { status: 200, text: await deps.metrics.render(), contentType: deps.metrics.contentType };
       },
-    },
-    {
-      method: 'GET', path: '/v1/ca', roles: ['admin', 'operator', 'auditor'], operationId: 'getCa', query: { bundle: 'true: system roots plus the standin CA (what the CA variables point at)' },
+    }),
+    route({
+      method: 'GET', path: '/v1/ca', roles: ['admin', 'operator', 'auditor'], operationId: 'getCa', query: CA_QUERY,
       summary: 'The standin CA certificate (PEM) that sandboxes must trust', success: { status: 200, media: 'application/x-pem-file' }, mutating: false,
-      handle: (ctx) => {
-        checkKnown(ctx.query, { bundle: '' });
-        const bundle = ctx.query.get('bundle');
-        if (bundle !== null && bundle !== 'true' && bundle !== 'false') throw invalid('bundle', 'must be true or false');
-        return { status: 200, text: bundle === 'true' ? deps.caBundlePem() : deps.caCertPem, contentType: 'application/x-pem-file' };
-      },
-    },
-    {
+      handle: (ctx) => ({ status: 200, text: ctx.query.bundle === 'true' ? deps.caBundlePem() : deps.caCertPem, contentType: 'application/x-pem-file' }),
+    }),
+    route({
       method: 'GET', path: '/v1/log', roles: ['admin', 'operator', 'auditor'], operationId: 'queryLog', query: LOG_QUERY,
-      summary: 'The network log: newest N rows, oldest first', success: { status: 200, schema: 'LogRow', array: true }, mutating: false,
+      summary: 'The network log: newest N rows, oldest first', success: { status: 200, schema: Ref(LogRowSchema), array: true }, mutating: false,
       handle: (ctx) => {
         const q = ctx.query;
-        checkKnown(q, LOG_QUERY);
         // Only the caller's tenant's rows (the default tenant's include unauthenticated refusals).
-        const query: NetLogQuery = { tenant: ctx.caller.tenant, limit: intParam(q, 'limit', MAX_API_LIMIT) ?? 100 };
-        const sandbox = q.get('sandbox');
-        if (sandbox !== null) query.sandbox = sandbox.trim();
-        const host = q.get('host');
-        if (host !== null) query.host = host;
-        const decision = q.get('decision');
-        if (decision !== null) {
-          if (!DECISIONS.includes(decision)) throw invalid('decision', `must be one of ${DECISIONS.join(', ')}`);
-          query.decision = decision;
-        }
-        const since = sinceParam(q, clock());
+        const query: NetLogQuery = { tenant: ctx.caller.tenant, limit: upTo('limit', q.limit, MAX_API_LIMIT) ?? 100 };
+        if (q.sandbox !== undefined) query.sandbox = q.sandbox.trim();
+        if (q.host !== undefined) query.host = q.host;
+        if (q.decision !== undefined) query.decision = q.decision;
+        const since = sinceParam(q.since, clock());
         if (since !== undefined) query.since = since;
-        const afterId = intParam(q, 'afterId', Number.MAX_SAFE_INTEGER);
+        const afterId = upTo('afterId', q.afterId, Number.MAX_SAFE_INTEGER);
         if (afterId !== undefined) query.afterId = afterId;
         const rows: LogRow[] = queryNetLog(deps.db, query);
         return { status: 200, json: rows };
       },
-    },
-    {
+    }),
+    route({
       method: 'GET', path: '/v1/audit', roles: ['admin', 'auditor'], operationId: 'queryAudit', query: AUDIT_QUERY,
-      summary: 'The audit log of secret, sandbox and key changes, oldest first', success: { status: 200, schema: 'AuditEntry', array: true }, mutating: false,
+      summary: 'The audit log of secret, sandbox and key changes, oldest first', success: { status: 200, schema: Ref(AuditEntrySchema), array: true }, mutating: false,
       handle: (ctx) => {
-        checkKnown(ctx.query, AUDIT_QUERY);
-        const filter: { limit: number; since?: number } = { limit: intParam(ctx.query, 'limit', MAX_API_LIMIT) ?? 100 };
-        const since = sinceParam(ctx.query, clock());
+        const filter: { limit: number; since?: number } = { limit: upTo('limit', ctx.query.limit, MAX_API_LIMIT) ?? 100 };
+        const since = sinceParam(ctx.query.since, clock());
         if (since !== undefined) filter.since = since;
         const events: AuditEntry[] = ctx.store.listAudit(filter).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
         return { status: 200, json: events };
       },
-    },
+    }),
   ];
 }

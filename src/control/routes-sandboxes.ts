@@ -5,33 +5,34 @@ import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
 import { DEFAULT_ENVIRONMENT, type SandboxInfo } from '../model/secrets.js';
 import { type Store } from '../store/types.js';
 import { checkEnv, checkLabel, checkName } from '../store/validate.js';
-import { readJson, validate, type BodySpec } from './body.js';
+import { Type } from '@sinclair/typebox';
 import type { ControlDeps } from './deps.js';
+import { querySchema } from './openapi.js';
 import { ControlError } from './problem.js';
-import type { Route } from './router.js';
+import { route, type Route } from './route.js';
+import { Ref, Sandbox, SandboxCreated, SandboxEnv } from './schemas.js';
 import type { SandboxMeta } from './wire.js';
 
-const ENV_OPTIONS = {
-  proxy: { type: 'string', required: false, description: 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)', max: 300 },
-  caFile: { type: 'string', required: false, description: 'path of the CA bundle as the sandbox sees it (default: the bundle in the gateway\'s home)', max: 1024 },
-} as const satisfies BodySpec;
+const PROXY_DESCRIPTION = 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)';
 
-const CREATE_SANDBOX = {
-  name: { type: 'string', required: true, description: 'sandbox name (case-insensitive)', max: 63 },
-  secrets: { type: 'string-map', required: false, description: 'bindings: env var name -> secret name', max: 128 },
-  allowHosts: { type: 'string[]', required: false, description: 'egress policy: host patterns the sandbox may reach (empty: any public host)', max: 256 },
-  environment: { type: 'string', required: false, description: 'the environment whose values of its secrets the sandbox gets (default: default); fixed for its life', max: 32 },
-  ...ENV_OPTIONS,
-} as const satisfies BodySpec;
+const CREATE_SANDBOX = Type.Object(
+  {
+    name: Type.String({ maxLength: 63, description: 'sandbox name (case-insensitive)' }),
+    secrets: Type.Optional(Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string', maxLength: 1024 }, maxProperties: 128, description: 'bindings: env var name -> secret name' })),
+    allowHosts: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 256, description: 'egress policy: host patterns the sandbox may reach (empty: any public host)' })),
+    environment: Type.Optional(Type.String({ maxLength: 32, description: 'the environment whose values of its secrets the sandbox gets (default: default); fixed for its life' })),
+    proxy: Type.Optional(Type.String({ maxLength: 300, description: PROXY_DESCRIPTION })),
+    caFile: Type.Optional(Type.String({ maxLength: 1024, description: "path of the CA bundle as the sandbox sees it (default: the bundle in the gateway's home)" })),
+  },
+  { additionalProperties: false },
+);
 
-const BIND = {
-  secret: { type: 'string', required: true, description: 'name of the secret to bind', max: 63 },
-} as const satisfies BodySpec;
+const BIND = Type.Object({ secret: Type.String({ maxLength: 63, description: 'name of the secret to bind' }) }, { additionalProperties: false });
 
-const ENV_QUERY = {
-  proxy: 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)',
-  caFile: 'path of the CA bundle as the sandbox sees it',
-};
+const ENV_QUERY = querySchema({
+  proxy: Type.String({ description: PROXY_DESCRIPTION }),
+  caFile: Type.String({ description: 'path of the CA bundle as the sandbox sees it' }),
+});
 
 /** A wildcard listen address is not something a client can connect to: use loopback instead. */
 export function connectableProxy(address: string): string {
@@ -89,31 +90,32 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
   };
 
   return [
-    {
+    route({
       method: 'GET', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'listSandboxes',
-      summary: 'List sandboxes and their bindings (no tokens)', success: { status: 200, schema: 'Sandbox', array: true }, mutating: false,
+      summary: 'List sandboxes and their bindings (no tokens)', success: { status: 200, schema: Ref(Sandbox), array: true }, mutating: false,
       handle: (ctx) => ({ status: 200, json: ctx.store.listSandboxes().map((s) => meta(ctx.store, s)) }),
-    },
-    {
+    }),
+    route({
       method: 'POST', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'createSandbox', body: CREATE_SANDBOX,
-      summary: 'Create a sandbox with bindings; returns the environment to start it with', success: { status: 201, schema: 'SandboxCreated' }, mutating: true,
-      handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), CREATE_SANDBOX, (f, report) => {
-          const attempt = (field: string, check: () => unknown): void => {
-            try {
-              check();
-            } catch (e) {
-              report(field, e instanceof Error && e.name === 'UsageError' ? e.message : 'is invalid');
-            }
-          };
-          if (f.name !== undefined) attempt('name', () => checkName('sandbox', f.name ?? ''));
-          for (const h of f.allowHosts ?? []) attempt('allowHosts', () => parseHostPattern(h));
-          if (f.environment !== undefined) attempt('environment', () => checkLabel('environment', f.environment, DEFAULT_ENVIRONMENT));
-          for (const [envName, secretName] of Object.entries(f.secrets ?? {})) {
-            attempt('secrets', () => checkEnv(envName));
-            if (ctx.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
+      summary: 'Create a sandbox with bindings; returns the environment to start it with', success: { status: 201, schema: Ref(SandboxCreated) }, mutating: true,
+      refine: (f, report, ctx) => {
+        const attempt = (field: string, check: () => unknown): void => {
+          try {
+            check();
+          } catch (e) {
+            report(field, e instanceof Error && e.name === 'UsageError' ? e.message : 'is invalid');
           }
-        });
+        };
+        if (f.name !== undefined) attempt('name', () => checkName('sandbox', f.name ?? ''));
+        for (const h of f.allowHosts ?? []) attempt('allowHosts', () => parseHostPattern(h));
+        if (f.environment !== undefined) attempt('environment', () => checkLabel('environment', f.environment, DEFAULT_ENVIRONMENT));
+        for (const [envName, secretName] of Object.entries(f.secrets ?? {})) {
+          attempt('secrets', () => checkEnv(envName));
+          if (ctx.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
+        }
+      },
+      handle: (ctx) => {
+        const b = ctx.body;
         if (ctx.store.getSandbox(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a sandbox with this name exists');
         const bindings = Object.entries(b.secrets ?? {}).map(([envName, secretName]) => ({ env: envName, secretName, tokenPrefix: tokenPrefixFor(ctx.store, secretName) }));
         const { sandbox } = ctx.store.createSandbox({
@@ -125,49 +127,46 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
         });
         return { status: 201, json: { ...meta(ctx.store, sandbox), env: env(ctx.store, sandbox.name, b) } };
       },
-    },
-    {
-      method: 'GET', path: '/v1/sandboxes/{name}', roles: ['admin', 'operator'], operationId: 'getSandbox',
-      summary: 'One sandbox: egress policy and bindings (no tokens)', success: { status: 200, schema: 'Sandbox' }, mutating: false,
+    }),
+    route({
+      method: 'GET', path: '/v1/sandboxes/:name', roles: ['admin', 'operator'], operationId: 'getSandbox',
+      summary: 'One sandbox: egress policy and bindings (no tokens)', success: { status: 200, schema: Ref(Sandbox) }, mutating: false,
       handle: (ctx) => ({ status: 200, json: meta(ctx.store, requireSandbox(ctx.store, ctx.params.name)) }),
-    },
-    {
-      method: 'GET', path: '/v1/sandboxes/{name}/env', roles: ['admin', 'operator'], operationId: 'getSandboxEnv', query: ENV_QUERY,
-      summary: 'The environment a sandbox runs with: stand-in tokens, proxy URL with its credential, CA trust', success: { status: 200, schema: 'SandboxEnv' }, mutating: false,
+    }),
+    route({
+      method: 'GET', path: '/v1/sandboxes/:name/env', roles: ['admin', 'operator'], operationId: 'getSandboxEnv', query: ENV_QUERY,
+      summary: 'The environment a sandbox runs with: stand-in tokens, proxy URL with its credential, CA trust', success: { status: 200, schema: Ref(SandboxEnv) }, mutating: false,
       handle: (ctx) => {
-        const unknown = [...new Set(ctx.query.keys())].filter((k) => !Object.hasOwn(ENV_QUERY, k));
-        if (unknown.length > 0) throw new ControlError('CTL_INVALID', 'unknown query parameter', unknown.map((k) => ({ field: printable(k), message: 'unknown query parameter' })));
         const s = requireSandbox(ctx.store, ctx.params.name);
-        return { status: 200, json: env(ctx.store, s.name, { proxy: ctx.query.get('proxy') ?? undefined, caFile: ctx.query.get('caFile') ?? undefined }) };
+        return { status: 200, json: env(ctx.store, s.name, ctx.query) };
       },
-    },
-    {
-      method: 'DELETE', path: '/v1/sandboxes/{name}', roles: ['admin', 'operator'], operationId: 'deleteSandbox',
+    }),
+    route({
+      method: 'DELETE', path: '/v1/sandboxes/:name', roles: ['admin', 'operator'], operationId: 'deleteSandbox',
       summary: 'Delete a sandbox; its proxy credential and tokens stop working at once', success: { status: 204 }, mutating: true,
       handle: (ctx) => {
         ctx.store.deleteSandbox(requireSandbox(ctx.store, ctx.params.name).name, ctx.caller.actor);
         return { status: 204 };
       },
-    },
-    {
-      method: 'PUT', path: '/v1/sandboxes/{name}/bindings/{env}', roles: ['admin', 'operator'], operationId: 'bindSecret', body: BIND,
-      summary: 'Bind a secret to an env var; a new token replaces any previous one (read it from /env)', success: { status: 200, schema: 'Sandbox' }, mutating: true,
-      handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), BIND);
+    }),
+    route({
+      method: 'PUT', path: '/v1/sandboxes/:name/bindings/:env', roles: ['admin', 'operator'], operationId: 'bindSecret', body: BIND,
+      summary: 'Bind a secret to an env var; a new token replaces any previous one (read it from /env)', success: { status: 200, schema: Ref(Sandbox) }, mutating: true,
+      handle: (ctx) => {
         const s = requireSandbox(ctx.store, ctx.params.name);
-        ctx.store.bind(s.name, ctx.params.env ?? '', b.secret, ctx.caller.actor, tokenPrefixFor(ctx.store, b.secret));
+        ctx.store.bind(s.name, ctx.params.env ?? '', ctx.body.secret, ctx.caller.actor, tokenPrefixFor(ctx.store, ctx.body.secret));
         return { status: 200, json: meta(ctx.store, s) };
       },
-    },
-    {
-      method: 'DELETE', path: '/v1/sandboxes/{name}/bindings/{env}', roles: ['admin', 'operator'], operationId: 'unbindSecret',
-      summary: 'Remove a binding; its token stops working at once', success: { status: 200, schema: 'Sandbox' }, mutating: true,
+    }),
+    route({
+      method: 'DELETE', path: '/v1/sandboxes/:name/bindings/:env', roles: ['admin', 'operator'], operationId: 'unbindSecret',
+      summary: 'Remove a binding; its token stops working at once', success: { status: 200, schema: Ref(Sandbox) }, mutating: true,
       handle: (ctx) => {
         const s = requireSandbox(ctx.store, ctx.params.name);
         ctx.store.unbind(s.name, ctx.params.env ?? '', ctx.caller.actor);
         return { status: 200, json: meta(ctx.store, s) };
       },
-    },
+    }),
   ];
 }
 

@@ -5,33 +5,37 @@ import { DEFAULT_ENVIRONMENT, type SchemeSpec, type SecretInfo } from '../model/
 import { type Store } from '../store/types.js';
 import { checkLabel, checkName } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
-import { readJson, validate, type BodySpec } from './body.js';
+import { Type } from '@sinclair/typebox';
 import { ControlError } from './problem.js';
-import type { Route } from './router.js';
+import { route, type Route } from './route.js';
+import { Provider, RevealedSecret, Ref, Secret } from './schemas.js';
 import type { ProviderMeta, SecretMeta } from './wire.js';
 
-const CREATE_SECRET = {
-  name: { type: 'string', required: true, description: 'secret name (case-insensitive), 1-63 of [A-Za-z0-9._-]', max: 63 },
-  value: { type: 'string', required: true, description: 'the real credential; write-only, never returned', max: 16 * 1024, writeOnly: true },
-  provider: { type: 'string', required: false, description: 'provider preset id (see GET /v1/providers): fills scheme and hosts', max: 64 },
-  hosts: { type: 'string[]', required: false, description: 'host patterns the value may be sent to (required without provider)', max: 64 },
-  scheme: { type: 'string', required: false, description: 'bearer | basic[:USER] | header:NAME[=TEMPLATE] | query:NAME, or a comma list (default: the provider\'s, else bearer)', max: 300 },
-  environment: { type: 'string', required: false, description: 'the environment this first value is for (default: default)', max: 32 },
-} as const satisfies BodySpec;
+const Environment = Type.Optional(Type.String({ maxLength: 32, description: 'the environment (default: default)' }));
 
-const ENVIRONMENT = {
-  environment: { type: 'string', required: false, description: 'the environment (default: default)', max: 32 },
-} as const satisfies BodySpec;
+const CREATE_SECRET = Type.Object(
+  {
+    name: Type.String({ maxLength: 63, description: 'secret name (case-insensitive), 1-63 of [A-Za-z0-9._-]' }),
+    value: Type.String({ maxLength: 16 * 1024, writeOnly: true, description: 'the real credential; write-only, never returned' }),
+    provider: Type.Optional(Type.String({ maxLength: 64, description: 'provider preset id (see GET /v1/providers): fills scheme and hosts' })),
+    hosts: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 64, description: 'host patterns the value may be sent to (required without provider)' })),
+    scheme: Type.Optional(Type.String({ maxLength: 300, description: "bearer | basic[:USER] | header:NAME[=TEMPLATE] | query:NAME, or a comma list (default: the provider's, else bearer)" })),
+    environment: Type.Optional(Type.String({ maxLength: 32, description: 'the environment this first value is for (default: default)' })),
+  },
+  { additionalProperties: false },
+);
 
-const ROTATE_SECRET = {
-  value: { type: 'string', required: true, description: 'the new value; write-only', max: 16 * 1024, writeOnly: true },
-  ...ENVIRONMENT,
-} as const satisfies BodySpec;
+const ENVIRONMENT = Type.Object({ environment: Environment }, { additionalProperties: false });
 
-const REVEAL_SECRET = {
-  reason: { type: 'string', required: true, description: 'why the value is needed (8-500 characters); kept in the audit trail', max: 500 },
-  ...ENVIRONMENT,
-} as const satisfies BodySpec;
+const ROTATE_SECRET = Type.Object(
+  { value: Type.String({ maxLength: 16 * 1024, writeOnly: true, description: 'the new value; write-only' }), environment: Environment },
+  { additionalProperties: false },
+);
+
+const REVEAL_SECRET = Type.Object(
+  { reason: Type.String({ maxLength: 500, description: 'why the value is needed (8-500 characters); kept in the audit trail' }), environment: Environment },
+  { additionalProperties: false },
+);
 
 function checkEnvironment(value: string | undefined, report: (field: string, message: string) => void): void {
   try {
@@ -113,25 +117,26 @@ function checkSecretName(name: string | undefined, report: (field: string, messa
 
 export function secretRoutes(): Route[] {
   return [
-    {
+    route({
       method: 'GET', path: '/v1/providers', roles: ['admin', 'operator', 'auditor'], operationId: 'listProviders',
-      summary: 'Provider presets (scheme, hosts, env var, token prefix)', success: { status: 200, schema: 'Provider', array: true }, mutating: false,
+      summary: 'Provider presets (scheme, hosts, env var, token prefix)', success: { status: 200, schema: Ref(Provider), array: true }, mutating: false,
       handle: () => ({ status: 200, json: listProviders().map(providerMeta) }),
-    },
-    {
+    }),
+    route({
       method: 'GET', path: '/v1/secrets', roles: ['admin', 'operator'], operationId: 'listSecrets',
-      summary: 'List secrets (metadata only, never values)', success: { status: 200, schema: 'Secret', array: true }, mutating: false,
+      summary: 'List secrets (metadata only, never values)', success: { status: 200, schema: Ref(Secret), array: true }, mutating: false,
       handle: (ctx) => ({ status: 200, json: ctx.store.listSecrets().map(secretMeta) }),
-    },
-    {
+    }),
+    route({
       method: 'POST', path: '/v1/secrets', roles: ['admin'], operationId: 'createSecret', body: CREATE_SECRET,
-      summary: 'Create a secret scoped to hosts; the value is write-only', success: { status: 201, schema: 'Secret' }, mutating: true,
-      handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), CREATE_SECRET, (f, report) => {
-          checkSecretName(f.name, report);
-          secretShape(f, report);
-          if (f.environment !== undefined) checkEnvironment(f.environment, report);
-        });
+      summary: 'Create a secret scoped to hosts; the value is write-only', success: { status: 201, schema: Ref(Secret) }, mutating: true,
+      refine: (f, report) => {
+        checkSecretName(f.name, report);
+        secretShape(f, report);
+        if (f.environment !== undefined) checkEnvironment(f.environment, report);
+      },
+      handle: (ctx) => {
+        const b = ctx.body;
         const shape = secretShape(b);
         if (ctx.store.getSecret(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a secret with this name exists');
         const info = ctx.store.createSecret({
@@ -143,44 +148,46 @@ export function secretRoutes(): Route[] {
         });
         return { status: 201, json: secretMeta(info) };
       },
-    },
-    {
-      method: 'GET', path: '/v1/secrets/{name}', roles: ['admin', 'operator'], operationId: 'getSecret',
-      summary: 'One secret\'s metadata and kept versions', success: { status: 200, schema: 'Secret' }, mutating: false,
+    }),
+    route({
+      method: 'GET', path: '/v1/secrets/:name', roles: ['admin', 'operator'], operationId: 'getSecret',
+      summary: 'One secret\'s metadata and kept versions', success: { status: 200, schema: Ref(Secret) }, mutating: false,
       handle: (ctx) => ({ status: 200, json: secretMeta(requireSecret(ctx.store, ctx.params.name)) }),
-    },
-    {
-      method: 'POST', path: '/v1/secrets/{name}/rotate', roles: ['admin', 'operator'], operationId: 'rotateSecret', body: ROTATE_SECRET,
-      summary: 'Add a version with a new value for one environment (its first, or the next) and make it current', success: { status: 200, schema: 'Secret' }, mutating: true,
-      handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), ROTATE_SECRET, (f, report) => {
-          if (f.environment !== undefined) checkEnvironment(f.environment, report);
-        });
+    }),
+    route({
+      method: 'POST', path: '/v1/secrets/:name/rotate', roles: ['admin', 'operator'], operationId: 'rotateSecret', body: ROTATE_SECRET,
+      summary: 'Add a version with a new value for one environment (its first, or the next) and make it current', success: { status: 200, schema: Ref(Secret) }, mutating: true,
+      refine: (f, report) => {
+        if (f.environment !== undefined) checkEnvironment(f.environment, report);
+      },
+      handle: (ctx) => {
+        const b = ctx.body;
         const s = requireSecret(ctx.store, ctx.params.name);
         ctx.store.rotateSecret(s.name, new SecretValue(b.value), ctx.caller.actor, b.environment !== undefined ? { environment: b.environment } : {});
         return { status: 200, json: secretMeta(requireSecret(ctx.store, s.name)) };
       },
-    },
-    {
-      method: 'POST', path: '/v1/secrets/{name}/rollback', roles: ['admin', 'operator'], operationId: 'rollbackSecret', body: ENVIRONMENT,
-      summary: 'Make the environment\'s previous kept version current again', success: { status: 200, schema: 'Secret' }, mutating: true,
-      handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), ENVIRONMENT, (f, report) => {
-          if (f.environment !== undefined) checkEnvironment(f.environment, report);
-        });
+    }),
+    route({
+      method: 'POST', path: '/v1/secrets/:name/rollback', roles: ['admin', 'operator'], operationId: 'rollbackSecret', body: ENVIRONMENT,
+      summary: 'Make the environment\'s previous kept version current again', success: { status: 200, schema: Ref(Secret) }, mutating: true,
+      refine: (f, report) => {
+        if (f.environment !== undefined) checkEnvironment(f.environment, report);
+      },
+      handle: (ctx) => {
         const s = requireSecret(ctx.store, ctx.params.name);
-        ctx.store.rollbackSecret(s.name, ctx.caller.actor, b.environment);
+        ctx.store.rollbackSecret(s.name, ctx.caller.actor, ctx.body.environment);
         return { status: 200, json: secretMeta(requireSecret(ctx.store, s.name)) };
       },
-    },
-    {
-      method: 'POST', path: '/v1/secrets/{name}/reveal', roles: ['admin', 'operator', 'auditor'], operationId: 'revealSecret', body: REVEAL_SECRET,
-      summary: 'Break glass: the current value, for an API key granted the reveal permission; always audited', success: { status: 200, schema: 'RevealedSecret' }, mutating: true,
-      handle: async (ctx) => {
-        const b = validate(await readJson(ctx.req), REVEAL_SECRET, (f, report) => {
-          if (f.reason !== undefined && f.reason.trim().length < 8) report('reason', 'must say why, in at least 8 characters');
-          if (f.environment !== undefined) checkEnvironment(f.environment, report);
-        });
+    }),
+    route({
+      method: 'POST', path: '/v1/secrets/:name/reveal', roles: ['admin', 'operator', 'auditor'], operationId: 'revealSecret', body: REVEAL_SECRET,
+      summary: 'Break glass: the current value, for an API key granted the reveal permission; always audited', success: { status: 200, schema: Ref(RevealedSecret) }, mutating: true,
+      refine: (f, report) => {
+        if (f.reason !== undefined && f.reason.trim().length < 8) report('reason', 'must say why, in at least 8 characters');
+        if (f.environment !== undefined) checkEnvironment(f.environment, report);
+      },
+      handle: (ctx) => {
+        const b = ctx.body;
         const environment = checkLabel('environment', b.environment, DEFAULT_ENVIRONMENT);
         const reason = b.reason.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
         const s = ctx.store.getSecret(ctx.params.name ?? '');
@@ -203,15 +210,15 @@ export function secretRoutes(): Route[] {
         const value = ctx.store.secretValue(s.id, version).expose();
         return { status: 200, json: { name: s.name, environment, version, value } };
       },
-    },
-    {
-      method: 'DELETE', path: '/v1/secrets/{name}', roles: ['admin'], operationId: 'deleteSecret',
+    }),
+    route({
+      method: 'DELETE', path: '/v1/secrets/:name', roles: ['admin'], operationId: 'deleteSecret',
       summary: 'Delete a secret, its versions and every binding that uses it', success: { status: 204 }, mutating: true,
       handle: (ctx) => {
         const s = requireSecret(ctx.store, ctx.params.name);
         ctx.store.deleteSecret(s.name, ctx.caller.actor);
         return { status: 204 };
       },
-    },
+    }),
   ];
 }
