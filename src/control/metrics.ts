@@ -124,7 +124,8 @@ export function instrumentNetLog(writer: NetLogWriter, metrics: Metrics): NetLog
   return {
     record: (row) => {
       writer.record(row);
-      metrics.observeExchange(row);
+      // The row written when a request is forwarded is completed later: count the exchange once.
+      if (row.complete !== false) metrics.observeExchange(row);
     },
     flush: () => writer.flush(),
     pending: () => writer.pending(),

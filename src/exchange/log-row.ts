@@ -24,6 +24,15 @@ export function toNetLogRow(ex: Exchange, now: number): NetLogRow {
   };
 }
 
+/**
+ * Queues the row of an exchange that is being forwarded, marked incomplete, so that the log holds
+ * it before the response ends (a long stream shows in `log --follow` when it starts, and a crash
+ * mid-stream still leaves a row naming the credentials sent). The final row replaces it.
+ */
+export function logForwarded(ex: Exchange, netlog: NetLogWriter, now: number): void {
+  if (!ex.ended) netlog.record({ ...toNetLogRow(ex, now), complete: false });
+}
+
 /** Ends the exchange and queues its row, once, whichever way and however often it ends. */
 export function logExchange(ex: Exchange, netlog: NetLogWriter, now: number): void {
   if (ex.end()) netlog.record(toNetLogRow(ex, now));

@@ -25,6 +25,7 @@ interface RawRow {
   duration_ms: number;
   upstream_ip: string | null;
   error_code: string | null;
+  complete: number;
 }
 
 /**
@@ -102,6 +103,7 @@ function fromRaw(r: RawRow): StoredNetLogRow {
     durationMs: r.duration_ms,
     upstreamIp: r.upstream_ip,
     errorCode: r.error_code as GatewayErrorCode | null,
+    complete: r.complete !== 0,
   };
 }
 

@@ -11,13 +11,25 @@ const MAX_PATH = 2048;
 const TRUNCATED = '...[truncated]';
 const REDACTED = '[redacted]';
 
-/** Keeps the path and the query's parameter names; every query value becomes `[redacted]`. */
+// A stand-in's core (`standin_` + 32 base62) with any of its characters percent-encoded, as a
+// client may send it anywhere in a URL (a path segment, a parameter name, a bare parameter).
+const ENCODED_CORE = new RegExp(
+  `${[...'standin_'].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)})`).join('')}((?:[A-Za-z0-9]|%[0-9A-Fa-f]{2}){32})`,
+  'gi',
+);
+
+/**
+ * Keeps the path and the query's parameter names; every query value becomes `[redacted]`, and a
+ * stand-in anywhere in the URL keeps only its first characters (`standin_Ab12[redacted]`): the log
+ * never holds a whole stand-in, but people can still tell which one it was.
+ */
 export function redactPath(rawPath: string): string {
   // Escaping at most grows a character fourfold; there is no point walking more than can be kept.
-  const raw = rawPath.length > MAX_PATH * 2 ? rawPath.slice(0, MAX_PATH * 2) : rawPath;
+  const cut = rawPath.length > MAX_PATH * 2 ? rawPath.slice(0, MAX_PATH * 2) : rawPath;
+  const raw = cut.replace(ENCODED_CORE, (_m, rest: string) => `standin_${rest.slice(0, 4).replace(/%/g, '')}${REDACTED}`);
   const q = raw.indexOf('?');
   const redacted = q < 0 ? raw : `${raw.slice(0, q)}?${redactQuery(raw.slice(q + 1))}`;
-  return escapeBytes(redacted, MAX_PATH, rawPath.length > raw.length);
+  return escapeBytes(redacted, MAX_PATH, rawPath.length > cut.length);
 }
 
 function redactQuery(query: string): string {

@@ -25,6 +25,12 @@ export interface NetLogRow {
   durationMs: number;
   upstreamIp: string | null;
   errorCode: GatewayErrorCode | null;
+  /**
+   * False for the row written when a request is forwarded, before the exchange ends; the final
+   * row replaces it. A row still false after the gateway stopped is an exchange it never saw end
+   * (a crash while the response streamed). Absent means true.
+   */
+  complete?: boolean;
 }
 
 export interface NetLogQuery {

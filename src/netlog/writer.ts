@@ -19,11 +19,16 @@ export interface NetLogWriterOptions {
 
 const DEFAULTS = { batchSize: 500, intervalMs: 50, maxQueue: 100_000 };
 
+// One row per request id: the row of a forwarded request is completed in place when it ends.
 const INSERT = `INSERT INTO network_log
   (request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets,
-   bytes_in, bytes_out, duration_ms, upstream_ip, error_code)
+   bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete)
   VALUES (@requestId, @at, @tenant, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
-   @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode)`;
+   @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode, @complete)
+  ON CONFLICT (request_id) DO UPDATE SET
+   status = excluded.status, decision = excluded.decision, secrets = excluded.secrets, bytes_in = excluded.bytes_in,
+   bytes_out = excluded.bytes_out, duration_ms = excluded.duration_ms, upstream_ip = excluded.upstream_ip,
+   error_code = excluded.error_code, complete = excluded.complete`;
 
 /**
  * Batches network-log rows so that the request path never waits on disk: `record` only pushes to
@@ -50,6 +55,10 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   });
 
   let queue: NetLogRow[] = [];
+  // Queued rows of forwarded requests not yet ended, by request id: when the exchange ends before
+  // its first row was written (most requests), the final row takes that row's place in the queue
+  // and the exchange costs one insert, not an insert and an update.
+  let openRows = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   let closed = false;
@@ -60,6 +69,7 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
     if (queue.length === 0) return;
     const rows = queue;
     queue = [];
+    openRows = new Map();
     try {
       insertAll(rows);
     } catch (e) {
@@ -93,6 +103,13 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
 
   return {
     record(row: NetLogRow): void {
+      const queued = openRows.get(row.requestId);
+      if (queued !== undefined) {
+        queue[queued] = row;
+        if (row.complete !== false) openRows.delete(row.requestId);
+        return;
+      }
+      if (row.complete === false) openRows.set(row.requestId, queue.length);
       queue.push(row);
       if (closed || queue.length >= maxQueue) {
         // Past close there is no timer left to write it; at the bound, memory is worth more than
@@ -146,5 +163,6 @@ function toParams(row: NetLogRow): Params {
     durationMs: Math.round(row.durationMs),
     upstreamIp: row.upstreamIp,
     errorCode: row.errorCode,
+    complete: row.complete === false ? 0 : 1,
   };
 }

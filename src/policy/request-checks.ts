@@ -27,7 +27,10 @@ export function checkTunnelRequest(head: RequestHead, target: Target): GatewayEr
   if (!head.url.startsWith('/')) {
     return new GatewayError(head.url === '*' ? 'GW_BAD_REQUEST' : 'GW_HOST_MISMATCH', 'request target not in origin-form');
   }
-  if (countHeader(head.headers, 'host') !== 1) return new GatewayError('GW_HOST_MISMATCH', 'exactly one Host header required');
+  // RFC 9112 §3.2: a request with more than one Host field is answered 400.
+  const hosts = countHeader(head.headers, 'host');
+  if (hosts > 1) return new GatewayError('GW_BAD_REQUEST', 'more than one Host header');
+  if (hosts === 0) return new GatewayError('GW_HOST_MISMATCH', 'no Host header');
   const host = parseHostHeader(headerValue(head.headers, 'host') ?? '', 443);
   if (!host || host.host !== target.host || host.port !== target.port) {
     return new GatewayError('GW_HOST_MISMATCH', 'Host differs from the CONNECT target');

@@ -2,6 +2,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { pipeline, type Transform } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Exchange } from '../exchange/exchange.js';
+import { logForwarded } from '../exchange/log-row.js';
 import type { Forward } from '../exchange/flow.js';
 import { fromRaw, headerValues, stripForClient, toRaw, withoutHeader } from '../model/headers.js';
 import { codecChain, InflationGuard, onlyChunked, parseCodings, type Coding } from '../swap/body-codec.js';
@@ -21,6 +22,7 @@ import { upstreamError } from './upstream-errors.js';
 export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, body: BodySource, res: ResponseSink): void {
   const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
   ex.forwardedAt = deps.clock();
+  logForwarded(ex, deps.netlog, ex.forwardedAt);
   let failed = false;
   // The first failure decides the answer; later ones (an abort after a reset) are its echoes and
   // must not cut off the problem response the first one is sending.

@@ -209,6 +209,15 @@ CREATE TABLE recent_unbinds (
 );
 `;
 
+// Rows that survive a crash (issue #12): a row is written when a request is forwarded and completed
+// when the exchange ends; `complete = 0` is an exchange the gateway never saw end. One row per
+// request id, so completing it is an upsert.
+const V7_NETLOG_COMPLETE = `
+ALTER TABLE network_log ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+DROP INDEX network_log_request_id;
+CREATE UNIQUE INDEX network_log_request_id ON network_log(request_id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2_API_KEYS },
@@ -216,6 +225,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, sql: V4_TENANTS_ENVIRONMENTS, rebuildsTables: true },
   { version: 5, sql: V5_MASTER_KEY_EPOCH },
   { version: 6, sql: V6_RECENT_UNBINDS },
+  { version: 7, sql: V7_NETLOG_COMPLETE },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -274,22 +274,22 @@ export async function once(a: Adv, authority: string, sandbox: string, request: 
   }
 }
 
-/** The network-log row with this request id (waits for the batched writer). */
+/** The final network-log row with this request id (waits for the batched writer and the exchange's end). */
 export async function rowFor(a: Adv, requestId: string, timeoutMs = 2_000): Promise<StoredNetLogRow> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = a.rows().find((r) => r.requestId === requestId);
+    const row = a.rows().find((r) => r.requestId === requestId && r.complete !== false);
     if (row) return row;
     if (Date.now() > deadline) throw new Error(`no network-log row for request id ${requestId}`);
     await new Promise((r) => setTimeout(r, 15));
   }
 }
 
-/** Waits until `predicate` holds for some row written after `afterId`. */
+/** Waits until `predicate` holds for some completed row written after `afterId`. */
 export async function waitRow(a: Adv, afterId: number, predicate: (r: StoredNetLogRow) => boolean, timeoutMs = 2_000): Promise<StoredNetLogRow> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = a.rows().find((r) => r.id > afterId && predicate(r));
+    const row = a.rows().find((r) => r.id > afterId && r.complete !== false && predicate(r));
     if (row) return row;
     if (Date.now() > deadline) throw new Error('no matching network-log row');
     await new Promise((r) => setTimeout(r, 15));

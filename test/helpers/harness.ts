@@ -45,6 +45,8 @@ export interface HarnessOptions {
   trustTestCa?: boolean;
   /** More `--allow-dest` entries (a test's own upstream on loopback). */
   allowDest?: string[];
+  /** How long unbound values are still scrubbed (the gateway's default when absent). */
+  unboundScrubMs?: number;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -72,6 +74,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     allowDest: [parseAllowDest(`127.0.0.1:${upstream.port}`), ...(options.allowDest ?? []).map(parseAllowDest)],
     logger,
     limits: options.limits,
+    unboundScrubMs: options.unboundScrubMs,
   });
   return {
     home,

@@ -35,10 +35,10 @@ function statuses(out: string): number[] {
 }
 
 describe('requests inside a tunnel are checked one by one', () => {
-  it('two Host headers: 421, nothing forwarded', async () => {
+  it('two Host headers: 400 (RFC 9112 §3.2), nothing forwarded', async () => {
     const before = h.upstream.received.length;
     const out = await inTunnel(`GET /echo HTTP/1.1\r\nHost: ${host}\r\nHost: evil.standin.test\r\nAuthorization: Bearer ${token}\r\n\r\n`);
-    expect(statuses(out)[0]).toBe(421);
+    expect(statuses(out)[0]).toBe(400);
     expect(h.upstream.received.length).toBe(before);
   });
 

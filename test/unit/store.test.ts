@@ -67,7 +67,7 @@ describe('database and migrations', () => {
     const cols = db.prepare('PRAGMA table_info(network_log)').all() as { name: string; notnull: number }[];
     expect(cols.map((c) => c.name)).toEqual([
       'id', 'request_id', 'at', 'sandbox', 'method', 'scheme', 'host', 'port', 'path', 'status', 'decision',
-      'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'tenant',
+      'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'tenant', 'complete',
     ]);
     const nullable = cols.filter((c) => c.notnull === 0).map((c) => c.name);
     expect(nullable).toEqual(['id', 'sandbox', 'upstream_ip', 'error_code', 'tenant']);

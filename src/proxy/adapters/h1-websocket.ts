@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { GatewayError } from '../../errors.js';
 import { Exchange } from '../../exchange/exchange.js';
 import type { Forward } from '../../exchange/flow.js';
-import { logExchange } from '../../exchange/log-row.js';
+import { logExchange, logForwarded } from '../../exchange/log-row.js';
 import { decide } from '../../exchange/pipeline.js';
 import { fromRaw, stripForClient, withoutHeader, type HeaderList } from '../../model/headers.js';
 import { Scrubber } from '../../swap/scrubber.js';
@@ -48,6 +48,7 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
 function join(deps: ProxyDeps, ex: Exchange, ctx: TunnelContext, fwd: Forward, socket: Duplex, head: Buffer): void {
   const upstream = openUpstream(deps.upstreams, { sandboxId: ctx.sandbox.id, tls: true, target: fwd.target, address: fwd.address }, fwd);
   ex.forwardedAt = deps.clock();
+  logForwarded(ex, deps.netlog, ex.forwardedAt);
   const scrubber = fwd.scrubber;
   upstream.setTimeout(deps.limits.upstreamConnectMs, () => upstream.destroy(new GatewayError('GW_UPSTREAM_TIMEOUT')));
   upstream.on('error', (e) => {
