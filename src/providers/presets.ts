@@ -26,9 +26,13 @@ const bearer: SchemeSpec = { kind: 'bearer' };
 
 export const PRESETS: readonly Provider[] = [
   {
-    id: 'anthropic', name: 'Anthropic', scheme: { kind: 'header', header: 'x-api-key' },
+    id: 'anthropic', name: 'Anthropic',
+    // The Python SDK sends X-Api-Key (_client.py _api_key_auth); the Node SDK sends the same key as
+    // Authorization: Bearer (@anthropic-ai/sdk 1.x client.ts apiKeyAuth), as does ANTHROPIC_AUTH_TOKEN.
+    scheme: { kind: 'multi', placements: [{ kind: 'header', header: 'x-api-key' }, bearer] },
     hosts: ['api.anthropic.com'], env: 'ANTHROPIC_API_KEY', tokenPrefix: 'sk-ant-',
     docs: 'https://docs.anthropic.com/en/api/overview',
+    notes: 'SDKs read ANTHROPIC_API_KEY (and ANTHROPIC_AUTH_TOKEN, sent as Bearer) and ANTHROPIC_BASE_URL; Python sends x-api-key, Node sends Authorization: Bearer: both are swapped',
   },
   {
     id: 'openai', name: 'OpenAI', scheme: bearer,
