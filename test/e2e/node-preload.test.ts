@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mergeNodeOptions, NODE_PRELOAD_FILE, sandboxEnv } from '../../src/sandbox-env/env.js';
 import { startRecordingProxy, type RecordingProxy } from '../helpers/recording-proxy.js';
-import { ROOT, runClient } from '../helpers/serve.js';
+import { removeHome, ROOT, runClient, standin } from '../helpers/serve.js';
 import { startUpstream, TEST_CA, type Upstream } from '../helpers/upstream.js';
 
 // The Node preload (dist/sandbox-env/node-preload.cjs) on this machine's Node, with programs that
@@ -66,6 +66,28 @@ function probe(library: string, url: string, extra: Record<string, string> = {})
 }
 
 describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
+  it('init writes it next to the CA bundle, as the package exports it; sandbox env names it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'standin-preload-'));
+    try {
+      expect(standin(home, ['init']).stdout).toContain(`wrote Node proxy preload ${join(home, 'ca', NODE_PRELOAD_FILE)}`);
+      const written = readFileSync(join(home, 'ca', NODE_PRELOAD_FILE), 'utf8');
+      const pkg = (await import(join(ROOT, 'dist', 'index.js'))) as { nodePreloadSource(): string; NODE_PRELOAD_FILE: string };
+      expect(pkg.NODE_PRELOAD_FILE).toBe(NODE_PRELOAD_FILE);
+      expect(written).toBe(pkg.nodePreloadSource());
+      expect(written).not.toContain('sourceMappingURL');
+      // Self-contained: nothing but Node's built-in modules.
+      expect([...written.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['node:http', 'node:https', 'node:net', 'node:tls']);
+      expect(statSync(join(home, 'ca', NODE_PRELOAD_FILE)).mode & 0o777).toBe(0o644);
+      expect(standin(home, ['init']).stdout).toContain('nothing changed');
+      expect(standin(home, ['sandbox', 'create', 'p']).code).toBe(0);
+      const env = JSON.parse(standin(home, ['sandbox', 'env', 'p', '--format', 'json']).stdout) as Record<string, string>;
+      expect(env.NODE_OPTIONS).toBe(`--require ${join(home, 'ca', NODE_PRELOAD_FILE)}`);
+      expect(env.NODE_USE_ENV_PROXY).toBe('1');
+    } finally {
+      removeHome(home);
+    }
+  });
+
   it('quotes a preload path with spaces, and keeps NODE_OPTIONS the program already had', async () => {
     expect(baseEnv.NODE_OPTIONS).toBe(`--require "${join(dir, 'ca', NODE_PRELOAD_FILE).replace(/"/g, '\\"')}"`);
     expect(baseEnv.NODE_USE_ENV_PROXY).toBe('1');
