@@ -40,6 +40,8 @@ interface ProxyConfig {
 type Env = Record<string, string | undefined>;
 type Callback = (err: Error | null, socket?: Duplex) => void;
 
+// Set on globalThis once installed: NODE_OPTIONS may name the preload twice (a nested `standin run`),
+// and patching the agents twice would tunnel inside a tunnel.
 const INSTALLED = Symbol.for('standin.nodeProxy');
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 const MAX_HEAD = 16 * 1024;

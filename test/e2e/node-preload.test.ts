@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mergeNodeOptions, NODE_PRELOAD_FILE, sandboxEnv } from '../../src/sandbox-env/env.js';
 import { startRecordingProxy, type RecordingProxy } from '../helpers/recording-proxy.js';
-import { removeHome, ROOT, runClient, standin } from '../helpers/serve.js';
+import { CLI, removeHome, ROOT, runClient, standin } from '../helpers/serve.js';
 import { startUpstream, TEST_CA, type Upstream } from '../helpers/upstream.js';
 
 // The Node preload (dist/sandbox-env/node-preload.cjs) on this machine's Node, with programs that
@@ -83,6 +83,21 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
       const env = JSON.parse(standin(home, ['sandbox', 'env', 'p', '--format', 'json']).stdout) as Record<string, string>;
       expect(env.NODE_OPTIONS).toBe(`--require ${join(home, 'ca', NODE_PRELOAD_FILE)}`);
       expect(env.NODE_USE_ENV_PROXY).toBe('1');
+      // `run` keeps the caller's NODE_OPTIONS, after the preload.
+      const script = "console.log(globalThis[Symbol.for('standin.nodeProxy')] === true, process.title)";
+      const ran = standin(home, ['run', 'p', '--', process.execPath, '-e', script], undefined, { NODE_OPTIONS: '--title=sandboxed-app' });
+      expect(ran.stdout.trim(), ran.stderr).toBe('true sandboxed-app');
+      // A home made before the preload existed gets it from `serve`, which the control API's env names.
+      rmSync(join(home, 'ca', NODE_PRELOAD_FILE));
+      const serve = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--no-control'], { env: { ...process.env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+      await new Promise<void>((resolve, reject) => {
+        serve.stdout.on('data', (c: Buffer) => c.toString().includes('listening') && resolve());
+        serve.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+      });
+      const exited = new Promise((resolve) => serve.once('exit', resolve));
+      serve.kill('SIGTERM');
+      await exited;
+      expect(readFileSync(join(home, 'ca', NODE_PRELOAD_FILE), 'utf8')).toBe(written);
     } finally {
       removeHome(home);
     }
@@ -128,6 +143,15 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
       expect(proxy.seen).toEqual([]);
     });
   }
+
+  it('NO_PROXY entries match by port and by domain suffix only', async () => {
+    // An entry for another port, or another domain, does not exempt this host; host:port does.
+    const r = await probe('fetch', `https://api.standin.test:${upstream.port}/echo`, { NO_PROXY: `api.standin.test:1,.other.test`, no_proxy: `api.standin.test:1,.other.test` });
+    expect(r.out, r.err).toContain('STATUS 200');
+    const exact = await probe('node:http', `http://127.0.0.1:${plainPort}/direct`, { NO_PROXY: `127.0.0.1:${plainPort}`, no_proxy: `127.0.0.1:${plainPort}` });
+    expect(exact.out, exact.err).toContain('STATUS 200');
+    expect(proxy.seen.map((s) => s.method)).toEqual(['CONNECT']);
+  });
 
   for (const library of ['fetch', 'node:https']) {
     it.skipIf(NATIVE_FETCH && library === 'fetch')(`${library}: a refused tunnel fails at once, saying so, without the proxy credential`, async () => {
