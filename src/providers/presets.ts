@@ -7,7 +7,7 @@ import type { SchemeSpec } from '../model/secrets.js';
  * @octokit/rest 22, stripe 23, @google/genai 2, @mistralai/mistralai 2, groq-sdk 1,
  * @huggingface/inference 4, @gitbeaker 43, @vercel/sdk 1, cloudflare 7, @notionhq/client 5,
  * @linear/sdk 98, resend 6, @sendgrid/client 8, @slack/web-api 8, twilio 6, @openrouter/sdk 1;
- * Python openai 3 and anthropic 1).
+ * Python openai 3, anthropic 1, google-genai 2, groq 1, huggingface_hub 2, PyGithub 2).
  *
  * Hosts are deliberately narrow (the API hosts only): a wider scope is one explicit `--hosts` away,
  * while a preset that is too wide would send a credential somewhere nobody asked for. Token
@@ -68,20 +68,20 @@ export const PRESETS: readonly Provider[] = [
     id: 'groq', name: 'Groq', scheme: bearer,
     hosts: ['api.groq.com'], env: 'GROQ_API_KEY', tokenPrefix: 'gsk_',
     docs: 'https://console.groq.com/docs/api-reference',
-    notes: 'groq-sdk reads GROQ_API_KEY and GROQ_BASE_URL and sends Bearer',
+    notes: 'groq-sdk (Node) and groq (Python) read GROQ_API_KEY and send Bearer',
   },
   {
     id: 'huggingface', name: 'Hugging Face', scheme: bearer,
     hosts: ['huggingface.co', '*.huggingface.co', '*.endpoints.huggingface.cloud'], env: 'HF_TOKEN', tokenPrefix: 'hf_',
     docs: 'https://huggingface.co/docs/hub/security-tokens',
-    notes: 'covers the Hub, its file CDN and the inference router (router.huggingface.co); huggingface_hub reads HF_TOKEN, @huggingface/inference takes the token from code; both send Bearer',
+    notes: 'covers the Hub, its file CDN and the inference router (router.huggingface.co); huggingface_hub and @huggingface/inference (token from code) send Bearer',
   },
   {
     id: 'github', name: 'GitHub (API and git over HTTPS)',
     scheme: { kind: 'multi', placements: [bearer, { kind: 'basic', user: 'x-access-token' }] },
     hosts: ['api.github.com', 'github.com', 'uploads.github.com'], env: 'GITHUB_TOKEN', tokenPrefix: 'ghp_',
     docs: 'https://docs.github.com/en/rest/authentication/authenticating-to-the-rest-api',
-    notes: 'Octokit sends Authorization: token <t> (bearer for JWTs), gh Bearer, git Basic with any user and the token as password; all are swapped (upstream gets x-access-token:<value> for Basic). Octokit reads no env var (auth: process.env.GITHUB_TOKEN); gh also reads GH_TOKEN',
+    notes: 'Octokit and PyGithub send Authorization: token <t> (Octokit: bearer for JWTs), git Basic with any user and the token as password; all are swapped (upstream gets x-access-token:<value> for Basic). Octokit reads no env var (auth: process.env.GITHUB_TOKEN); gh also reads GH_TOKEN',
   },
   {
     id: 'gitlab', name: 'GitLab.com (API and git over HTTPS)',
