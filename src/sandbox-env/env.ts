@@ -42,7 +42,8 @@ export function sandboxEnv(input: SandboxEnvInput): Record<string, string> {
   env['no_proxy'] = '';
   for (const v of CA_VARS) env[v] = input.caBundle;
   env['NODE_USE_ENV_PROXY'] = '1';
-  env['NODE_OPTIONS'] = `--require ${nodeOptionQuote(input.nodePreload ?? nodePreloadPath(input.caBundle))}`;
+  // `--require=PATH`: no space, so the value needs no quoting in dotenv files that take none (docker --env-file).
+  env['NODE_OPTIONS'] = `--require=${nodeOptionQuote(input.nodePreload ?? nodePreloadPath(input.caBundle))}`;
   return env;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Preloaded into every Node program of a sandbox (`NODE_OPTIONS=--require <this file>`), so that
+ * Preloaded into every Node program of a sandbox (`NODE_OPTIONS=--require=<this file>`), so that
  * programs that never read HTTPS_PROXY — Node 20's `fetch` and `node:http(s)`, and every SDK built
  * on them — still go through the gateway. It is copied on its own into the sandbox (next to the CA
  * bundle), where no node_modules exist: it may only use Node's built-in modules.

@@ -81,7 +81,7 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
       expect(standin(home, ['init']).stdout).toContain('nothing changed');
       expect(standin(home, ['sandbox', 'create', 'p']).code).toBe(0);
       const env = JSON.parse(standin(home, ['sandbox', 'env', 'p', '--format', 'json']).stdout) as Record<string, string>;
-      expect(env.NODE_OPTIONS).toBe(`--require ${join(home, 'ca', NODE_PRELOAD_FILE)}`);
+      expect(env.NODE_OPTIONS).toBe(`--require=${join(home, 'ca', NODE_PRELOAD_FILE)}`);
       expect(env.NODE_USE_ENV_PROXY).toBe('1');
       // `run` keeps the caller's NODE_OPTIONS, after the preload.
       const script = "console.log(globalThis[Symbol.for('standin.nodeProxy')] === true, process.title)";
@@ -104,7 +104,7 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
   });
 
   it('quotes a preload path with spaces, and keeps NODE_OPTIONS the program already had', async () => {
-    expect(baseEnv.NODE_OPTIONS).toBe(`--require "${join(dir, 'ca', NODE_PRELOAD_FILE).replace(/"/g, '\\"')}"`);
+    expect(baseEnv.NODE_OPTIONS).toBe(`--require="${join(dir, 'ca', NODE_PRELOAD_FILE).replace(/"/g, '\\"')}"`);
     expect(baseEnv.NODE_USE_ENV_PROXY).toBe('1');
     const merged = mergeNodeOptions(baseEnv.NODE_OPTIONS!, '--title=sandboxed-app');
     expect(mergeNodeOptions(baseEnv.NODE_OPTIONS!, merged)).toBe(merged);

@@ -8,9 +8,9 @@ describe('sandbox env for Node programs', () => {
   it('sets NODE_USE_ENV_PROXY and preloads the proxy file next to the CA bundle', () => {
     const env = sandboxEnv(input);
     expect(env.NODE_USE_ENV_PROXY).toBe('1');
-    expect(env.NODE_OPTIONS).toBe('--require /home/u/.standin/ca/node-proxy-preload.cjs');
+    expect(env.NODE_OPTIONS).toBe('--require=/home/u/.standin/ca/node-proxy-preload.cjs');
     expect(nodePreloadPath('/etc/standin/ca.pem')).toBe('/etc/standin/node-proxy-preload.cjs');
-    expect(sandboxEnv({ ...input, nodePreload: '/opt/p.cjs' }).NODE_OPTIONS).toBe('--require /opt/p.cjs');
+    expect(sandboxEnv({ ...input, nodePreload: '/opt/p.cjs' }).NODE_OPTIONS).toBe('--require=/opt/p.cjs');
   });
 
   it('quotes paths for NODE_OPTIONS the way Node splits it', () => {
@@ -30,9 +30,9 @@ describe('sandbox env for Node programs', () => {
     const text = formatEnv(sandboxEnv({ ...input, caBundle: "/tmp/it's here/bundle.pem" }), 'shell');
     const script = `${text}\nprintf '%s' "$NODE_OPTIONS"`;
     const got = execFileSync('sh', ['-c', script], { env: { PATH: process.env.PATH, NODE_OPTIONS: '--title=x' }, encoding: 'utf8' });
-    expect(got).toBe(`--require "/tmp/it's here/node-proxy-preload.cjs" --title=x`);
+    expect(got).toBe(`--require="/tmp/it's here/node-proxy-preload.cjs" --title=x`);
     const alone = execFileSync('sh', ['-c', script], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
-    expect(alone).toBe(`--require "/tmp/it's here/node-proxy-preload.cjs"`);
-    expect(formatEnv({ NODE_OPTIONS: '--require /p.cjs' }, 'dotenv')).toBe('NODE_OPTIONS=\'--require /p.cjs\'\n');
+    expect(alone).toBe(`--require="/tmp/it's here/node-proxy-preload.cjs"`);
+    expect(formatEnv(sandboxEnv(input), 'dotenv')).toContain('\nNODE_OPTIONS=--require=/home/u/.standin/ca/node-proxy-preload.cjs\n');
   });
 });
