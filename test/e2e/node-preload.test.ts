@@ -114,7 +114,7 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
     expect(r.out.trim()).toBe('true sandboxed-app');
   });
 
-  for (const library of ['fetch', 'node:https', 'node:https own Agent', 'axios', 'got', 'node-fetch']) {
+  for (const library of ['fetch', 'node:https', 'node:https own Agent', 'axios', 'got', 'node-fetch', 'undici fetch', 'undici request']) {
     it(`${library}: https goes through a CONNECT tunnel with the sandbox's proxy credential`, async () => {
       const r = await probe(library, `https://api.standin.test:${upstream.port}/echo?via=${encodeURIComponent(library)}`);
       expect(r.out, r.err).toContain('STATUS 200');
@@ -124,8 +124,8 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
     });
   }
 
-  for (const library of ['fetch', 'node:http', 'axios', 'got', 'node-fetch']) {
-    it.skipIf(NATIVE_FETCH && library === 'fetch')(`${library}: http goes to the proxy in absolute form`, async () => {
+  for (const library of ['fetch', 'node:http', 'axios', 'got', 'node-fetch', 'undici fetch', 'undici request']) {
+    it.skipIf(NATIVE_FETCH && (library === 'fetch' || library.startsWith('undici')))(`${library}: http goes to the proxy in absolute form`, async () => {
       const r = await probe(library, `http://plain.standin.test:${plainPort}/p?x=1`);
       expect(r.out, r.err).toContain('STATUS 200');
       expect(r.out).toContain(`"host":"plain.standin.test:${plainPort}"`);

@@ -40,6 +40,17 @@ const libraries = {
     const r = await nodeFetch(url);
     return { status: r.status, body: await r.text() };
   },
+  // The npm undici (7.x here), which reads the same global dispatcher as Node's bundled one.
+  'undici fetch': async () => {
+    const { fetch: undiciFetch } = await import('undici');
+    const r = await undiciFetch(url);
+    return { status: r.status, body: await r.text() };
+  },
+  'undici request': async () => {
+    const { request } = await import('undici');
+    const r = await request(url);
+    return { status: r.statusCode, body: await r.body.text() };
+  },
   // A program that chose its own dispatcher: the preload must not override it.
   'undici own dispatcher': async () => {
     const { Agent, setGlobalDispatcher } = await import('undici');
