@@ -295,7 +295,8 @@ function installDispatcher(httpProxy: ProxyConfig | undefined, httpsProxy: Proxy
       if (err !== null || socket === undefined) return callback(err ?? new Error('standin: no tunnel'));
       const host = bare(o.hostname);
       const servername = o.servername ?? (net.isIP(host) === 0 ? host : undefined);
-      const secure = tls.connect({ socket, servername, ALPNProtocols: ['http/1.1'] });
+      // `host` is what the certificate is checked against when there is no servername (an IP).
+      const secure = tls.connect({ socket, host, servername, ALPNProtocols: ['http/1.1'] });
       let called = false;
       const once = (e: Error | null): void => {
         if (called) return;

@@ -144,6 +144,17 @@ describe('the Node preload (NODE_OPTIONS from sandbox env)', () => {
     });
   }
 
+  for (const library of ['fetch', 'node:https']) {
+    it(`${library}: inside the tunnel the certificate is checked against the target, IP literals too`, async () => {
+      // The test certificate names 127.0.0.1 and localhost, not 127.0.0.2.
+      const good = await probe(library, `https://127.0.0.1:${upstream.port}/echo`);
+      expect(good.out, good.err).toContain('STATUS 200');
+      const bad = await probe(library, `https://127.0.0.2:${upstream.port}/echo`);
+      expect(bad.out).toContain('ERROR ERR_TLS_CERT_ALTNAME_INVALID');
+      expect(proxy.seen.map((s) => s.target)).toEqual([`127.0.0.1:${upstream.port}`, `127.0.0.2:${upstream.port}`]);
+    });
+  }
+
   it('NO_PROXY entries match by port and by domain suffix only', async () => {
     // An entry for another port, or another domain, does not exempt this host; host:port does.
     const r = await probe('fetch', `https://api.standin.test:${upstream.port}/echo`, { NO_PROXY: `api.standin.test:1,.other.test`, no_proxy: `api.standin.test:1,.other.test` });
