@@ -91,7 +91,9 @@ describe.skipIf(!supported)('standin run --isolate', () => {
     // The same program with the preload removed (NODE_OPTIONS cleared), to the host's own address:
     // there is no route, so it fails at once instead of hanging; timed to show it.
     const bypass = `const t = Date.now(); fetch('https://${hostIp}:${directPort}/').then(() => console.log('BYPASS_OK')).catch((e) => console.log('BYPASS_FAIL', e.cause?.code, e.cause?.message, Date.now() - t))`;
-    const script = [`${node} -e "${viaEnv}"`, `NODE_OPTIONS= ${node} -e "${bypass}"`].join('\n');
+    // And by name: no resolver is reachable from the namespace either, so that fails at once too.
+    const byName = `const t = Date.now(); fetch('${target}').then(() => console.log('BYNAME_OK')).catch((e) => console.log('BYNAME_FAIL', e.cause?.code, Date.now() - t))`;
+    const script = [`${node} -e "${viaEnv}"`, `NODE_OPTIONS= ${node} -e "${bypass}"`, `NODE_OPTIONS= ${node} -e "${byName}"`].join('\n');
     for (const user of [undefined, '65534']) {
       const args = [CLI, 'run', 'iso', '--isolate', ...(user === undefined ? [] : ['--user', user]), '--', 'sh', '-c', script];
       const r = await runClient(process.execPath, args, { ...process.env, STANDIN_HOME: gw.home });
@@ -104,6 +106,10 @@ describe.skipIf(!supported)('standin run --isolate', () => {
       expect(m?.[1]).toMatch(/^(ENETUNREACH|EHOSTUNREACH|ECONNREFUSED)$/);
       expect(m?.[2]).toContain(hostIp);
       expect(Number(m?.[3])).toBeLessThan(2_000);
+      const n = /BYNAME_FAIL (\w+) (\d+)$/m.exec(r.out);
+      expect(n, r.out).not.toBeNull();
+      expect(n?.[1]).toMatch(/^(EAI_AGAIN|ENOTFOUND)$/);
+      expect(Number(n?.[2])).toBeLessThan(2_000);
       expect(r.out + r.err).not.toContain(REAL);
     }
   });
