@@ -60,7 +60,9 @@ interface SdkCase {
   upstream: [string, string];
 }
 
-const node = (script: string): (() => string[]) => () => [process.execPath, join(CLIENTS, script)];
+// STANDIN_PRELOAD_NODE=/path/to/node runs the Node SDKs on another Node (by hand: CI has Node 20).
+const NODE = process.env.STANDIN_PRELOAD_NODE ?? process.execPath;
+const node = (script: string): (() => string[]) => () => [NODE, join(CLIENTS, script)];
 const python = (script: string): (() => string[] | undefined) => () => {
   const py = pythonWith('openai, anthropic');
   return py === undefined ? undefined : [py, join(CLIENTS, script)];
