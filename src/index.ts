@@ -30,3 +30,9 @@ export type {
   SecretEnvironmentMeta,
   SecretMeta,
 } from './control/wire.js';
+/**
+ * The Node proxy preload that a sandbox's NODE_OPTIONS names (`--require=<dir of caFile>/NODE_PRELOAD_FILE`):
+ * a sidecar that writes the CA bundle somewhere for its sandboxes writes this file beside it.
+ */
+export { NODE_PRELOAD_FILE } from './sandbox-env/env.js';
+export { nodePreloadSource } from './sandbox-env/preload-source.js';

@@ -2,6 +2,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ensureHomeDir, errnoCode, loadOrCreateMasterKey, type HomePaths } from '../config/home.js';
 import { RuntimeError } from '../errors.js';
+import { nodePreloadPath } from '../sandbox-env/env.js';
+import { nodePreloadSource } from '../sandbox-env/preload-source.js';
 import { openDatabase } from '../store/database.js';
 import type { CliContext } from './context.js';
 import { out } from './output.js';
@@ -25,6 +27,7 @@ export async function initHome(paths: HomePaths, env: NodeJS.ProcessEnv = proces
   const { ca, created } = await loadOrCreateCa(paths.caDir);
   if (created) changes.push(`created CA ${paths.caCert}`);
   if (await ensureCaBundle(paths, ca.certPem)) changes.push(`wrote CA bundle ${paths.caBundle}`);
+  if (ensureNodePreload(paths)) changes.push(`wrote Node proxy preload ${nodePreloadPath(paths.caBundle)}`);
   const hadDb = existsSync(paths.db);
   openDatabase(paths.db).close();
   if (!hadDb) changes.push(`created database ${paths.db}`);
@@ -58,6 +61,28 @@ export async function ensureCaBundle(paths: HomePaths, caPem: string): Promise<b
     renameSync(tmp, paths.caBundle);
   } catch (e) {
     throw bundleError(paths, e);
+  }
+  return true;
+}
+
+/**
+ * Writes the Node proxy preload next to the CA bundle (the sandbox env's NODE_OPTIONS names it),
+ * when it is missing or is not this version's. Returns whether it wrote.
+ */
+export function ensureNodePreload(paths: HomePaths): boolean {
+  const file = nodePreloadPath(paths.caBundle);
+  const text = nodePreloadSource();
+  try {
+    if (readFileSync(file, 'utf8') === text) return false;
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw new RuntimeError(`cannot read Node proxy preload ${file}: ${errnoCode(e) ?? 'unknown error'}`);
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, file);
+  } catch (e) {
+    throw new RuntimeError(`cannot write Node proxy preload ${file}: ${errnoCode(e) ?? 'unknown error'}`);
   }
   return true;
 }

@@ -5,6 +5,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeError, UsageError } from '../errors.js';
+import { NODE_PRELOAD_FILE } from '../sandbox-env/env.js';
 
 /**
  * `standin run --isolate`: the command runs in a network namespace of its own whose only
@@ -24,7 +25,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 export interface Isolation {
   /** Proxy address to put in the sandbox's environment (inside the namespace). */
   proxy: string;
-  /** CA bundle path readable from inside (a copy, world-readable). */
+  /** CA bundle path readable from inside (a copy, world-readable; the Node preload's copy is beside it). */
   caFile: string;
   /** The argv to spawn instead of the command. */
   wrap(file: string, args: readonly string[]): { file: string; args: string[] };
@@ -43,6 +44,8 @@ export interface IsolateOptions {
   /** HOST:PORT of the gateway (as `run` resolved it). */
   gateway: string;
   caBundle: string;
+  /** The Node proxy preload in the home, copied next to the bundle's copy. */
+  nodePreload: string;
   /** `NAME`, `UID` or `UID:GID`: run the command as this user. */
   user?: string;
 }
@@ -101,6 +104,9 @@ export async function setupIsolation(options: IsolateOptions): Promise<Isolation
   try {
     copyFileSync(options.caBundle, caFile);
     chmodSync(caFile, 0o644);
+    const preload = join(dir, NODE_PRELOAD_FILE);
+    copyFileSync(options.nodePreload, preload);
+    chmodSync(preload, 0o644);
     hostRelay = await relayToGateway(socketPath, gw);
     chmodSync(socketPath, 0o600);
     ip(['netns', 'add', ns]);

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { CliContext } from './context.js';
 import { checkIsolateSupported, checkUser, setupIsolation, type Isolation } from './isolate.js';
-import { checkProxyAddress, resolveProxyAddress } from '../sandbox-env/env.js';
+import { checkProxyAddress, mergeNodeOptions, nodePreloadPath, resolveProxyAddress } from '../sandbox-env/env.js';
+import { ensureNodePreload } from './init.js';
 import { loadSandboxEnv } from './load-sandbox-env.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -36,22 +37,24 @@ export function registerRun(program: Command, ctx: CliContext): void {
       if (o.isolate === true) {
         // Checked before anything is set up: a wrong name must not cost a namespace.
         if (ctx.store().getSandbox(name) === undefined) throw new UsageError(`no sandbox named '${name}'`);
-        isolation = await setupIsolation({ gateway: resolveProxyAddress(ctx.paths(), o.proxy), caBundle: ctx.paths().caBundle, user: o.user });
-        const caBundle = ctx.paths().caBundle;
+        const paths = ctx.paths();
+        ensureNodePreload(paths);
+        isolation = await setupIsolation({ gateway: resolveProxyAddress(paths, o.proxy), caBundle: paths.caBundle, nodePreload: nodePreloadPath(paths.caBundle), user: o.user });
         try {
-          sandboxEnv = await loadSandboxEnv(ctx, name, isolation.proxy);
+          // The home's bundle and preload are not reachable for a --user; the isolation's copies are.
+          sandboxEnv = await loadSandboxEnv(ctx, name, isolation.proxy, isolation.caFile);
         } catch (e) {
           isolation.cleanup();
           throw e;
         }
-        // The home's bundle is not reachable for a --user; the isolation's copy is.
-        for (const [k, v] of Object.entries(sandboxEnv)) if (v === caBundle) sandboxEnv[k] = isolation.caFile;
       } else {
         sandboxEnv = await loadSandboxEnv(ctx, name, o.proxy);
       }
       // Nothing of the home stays open while the child runs, however long that is.
       ctx.close();
       const env: NodeJS.ProcessEnv = { ...process.env, ...sandboxEnv };
+      // The caller's own Node options (a heap size, a loader) stay, after the proxy preload.
+      if (sandboxEnv['NODE_OPTIONS'] !== undefined) env['NODE_OPTIONS'] = mergeNodeOptions(sandboxEnv['NODE_OPTIONS'], process.env['NODE_OPTIONS']);
       for (const v of WITHHELD) delete env[v];
       const argv = isolation === undefined ? { file, args } : isolation.wrap(file, args);
       isolation?.releaseSignals();

@@ -7,7 +7,7 @@ import { errnoCode, type HomePaths } from '../config/home.js';
 import { RuntimeError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
-import { ensureCaBundle, initHome, isInitialised } from './init.js';
+import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
 import { out } from './output.js';
 import { DEFAULT_LISTEN, formatListen, parseServeOptions, type ConfigKey, type RawServeOptions } from './serve-options.js';
 
@@ -54,6 +54,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
       const store = ctx.store();
       const ca = await loadCa(paths.caDir);
       await ensureCaBundle(paths, ca.certPem);
+      // The env the control API hands out names the preload beside the bundle: it must be there
+      // (and this version's) in a home made before it existed, too.
+      ensureNodePreload(paths);
       const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
       const metrics = new Metrics();
       const netlog = instrumentNetLog(netlogWriter, metrics);

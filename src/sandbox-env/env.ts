@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { HomePaths } from '../config/home.js';
 import type { BindingInfo } from '../model/secrets.js';
@@ -8,11 +9,18 @@ import type { BindingInfo } from '../model/secrets.js';
  * its stand-in tokens, the proxy (with its credential), an empty NO_PROXY so that an inherited one
  * cannot route around the gateway, and CA trust for the common clients, pointing at a bundle of
  * system roots plus the standin CA so that TLS the gateway does not touch still verifies.
+ *
+ * Node needs more: Node 20's fetch and node:http(s) ignore HTTPS_PROXY. NODE_USE_ENV_PROXY=1 makes
+ * newer Node honour it, and NODE_OPTIONS preloads node-preload.cjs (written next to the CA bundle,
+ * so a sidecar that gives the sandbox the bundle's directory gives it the preload too) for the rest.
  */
 export const DEFAULT_PROXY = '127.0.0.1:8877';
 
 const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'];
 const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
+
+/** The preload's file name, next to the CA bundle (in the home: `ca/`). */
+export const NODE_PRELOAD_FILE = 'node-proxy-preload.cjs';
 
 export interface SandboxEnvInput {
   sandbox: string;
@@ -21,6 +29,8 @@ export interface SandboxEnvInput {
   /** HOST:PORT of the gateway. */
   proxy: string;
   caBundle: string;
+  /** The preload as the sandbox sees it; default: NODE_PRELOAD_FILE next to `caBundle`. */
+  nodePreload?: string;
 }
 
 export function sandboxEnv(input: SandboxEnvInput): Record<string, string> {
@@ -31,7 +41,34 @@ export function sandboxEnv(input: SandboxEnvInput): Record<string, string> {
   env['NO_PROXY'] = '';
   env['no_proxy'] = '';
   for (const v of CA_VARS) env[v] = input.caBundle;
+  env['NODE_USE_ENV_PROXY'] = '1';
+  // `--require=PATH`: no space, so the value needs no quoting in dotenv files that take none (docker --env-file).
+  env['NODE_OPTIONS'] = `--require=${nodeOptionQuote(input.nodePreload ?? nodePreloadPath(input.caBundle))}`;
   return env;
+}
+
+export function nodePreloadPath(caBundle: string): string {
+  return join(dirname(caBundle), NODE_PRELOAD_FILE);
+}
+
+/**
+ * One NODE_OPTIONS argument. Node splits NODE_OPTIONS on spaces outside double quotes and takes
+ * backslash escapes inside them, so a path with spaces or quotes is double-quoted and escaped.
+ */
+export function nodeOptionQuote(arg: string): string {
+  if (/^[A-Za-z0-9_./:@%+,=-]+$/.test(arg)) return arg;
+  return `"${arg.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * The sandbox's NODE_OPTIONS in front of options already set (which stay: a program's own
+ * `--require` then runs after the preload and may replace what it installed); not added twice.
+ */
+export function mergeNodeOptions(ours: string, existing: string | undefined): string {
+  const rest = (existing ?? '').trim();
+  if (rest === '') return ours;
+  if (rest.includes(ours)) return rest;
+  return `${ours} ${rest}`;
 }
 
 /**
@@ -82,8 +119,14 @@ export function parseEnvFormat(s: string): EnvFormat {
 
 export function formatEnv(env: Record<string, string>, format: EnvFormat): string {
   if (format === 'json') return `${JSON.stringify(env, null, 2)}\n`;
-  const lines = Object.entries(env).map(([k, v]) => (format === 'shell' ? `export ${k}=${shellQuote(v)}` : `${k}=${dotenvQuote(v)}`));
+  const lines = Object.entries(env).map(([k, v]) => (format === 'shell' ? shellLine(k, v) : `${k}=${dotenvQuote(v)}`));
   return `${lines.join('\n')}\n`;
+}
+
+// Sourced into a shell, NODE_OPTIONS keeps what the shell already had (mergeNodeOptions' order).
+function shellLine(k: string, v: string): string {
+  if (k === 'NODE_OPTIONS') return `export ${k}=${shellQuote(v)}"\${NODE_OPTIONS:+ \$NODE_OPTIONS}"`;
+  return `export ${k}=${shellQuote(v)}`;
 }
 
 /** POSIX single quotes: nothing inside is special; a quote is closed, escaped and reopened. */

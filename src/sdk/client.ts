@@ -47,7 +47,10 @@ export interface StandinClientOptions {
 export interface EnvOptions {
   /** `HOST:PORT` the sandbox connects to for the proxy. */
   proxy?: string;
-  /** Absolute path of the CA bundle as the sandbox sees it. */
+  /**
+   * Absolute path of the CA bundle as the sandbox sees it. The env's NODE_OPTIONS names the Node
+   * proxy preload in the same directory (`nodePreloadSource()`, `NODE_PRELOAD_FILE`): put it there.
+   */
   caFile?: string;
 }
 

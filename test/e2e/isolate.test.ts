@@ -83,6 +83,37 @@ describe.skipIf(!supported)('standin run --isolate', () => {
     expect(isolateDirs()).toEqual(dirsBefore);
   });
 
+  it('Node programs go through the gateway by the preload; one that bypasses it fails at once, saying why', async () => {
+    const node = process.execPath;
+    const target = `https://api.standin.test:${upstream.port}/echo?node=1`;
+    // What an app does: fetch with its key, no proxy configuration of its own.
+    const viaEnv = `fetch('${target}', { headers: { authorization: 'Bearer ' + process.env.TOKEN } }).then(async (r) => console.log('NODE_FETCH', r.status, (await r.json()).headers.authorization === 'Bearer ' + process.env.TOKEN)).catch((e) => console.log('NODE_FETCH_FAIL', e.cause?.code))`;
+    // The same program with the preload removed (NODE_OPTIONS cleared), to the host's own address:
+    // there is no route, so it fails at once instead of hanging; timed to show it.
+    const bypass = `const t = Date.now(); fetch('https://${hostIp}:${directPort}/').then(() => console.log('BYPASS_OK')).catch((e) => console.log('BYPASS_FAIL', e.cause?.code, e.cause?.message, Date.now() - t))`;
+    // And by name: no resolver is reachable from the namespace either, so that fails at once too.
+    const byName = `const t = Date.now(); fetch('${target}').then(() => console.log('BYNAME_OK')).catch((e) => console.log('BYNAME_FAIL', e.cause?.code, Date.now() - t))`;
+    const script = [`${node} -e "${viaEnv}"`, `NODE_OPTIONS= ${node} -e "${bypass}"`, `NODE_OPTIONS= ${node} -e "${byName}"`].join('\n');
+    for (const user of [undefined, '65534']) {
+      const args = [CLI, 'run', 'iso', '--isolate', ...(user === undefined ? [] : ['--user', user]), '--', 'sh', '-c', script];
+      const r = await runClient(process.execPath, args, { ...process.env, STANDIN_HOME: gw.home });
+      expect(r.code, r.err).toBe(0);
+      // The stand-in went out, the upstream saw the real value (the echo is scrubbed back to the stand-in).
+      expect(r.out, r.err).toContain('NODE_FETCH 200 true');
+      expect(upstream.received.at(-1)?.headers.authorization).toBe(`Bearer ${REAL}`);
+      const m = /BYPASS_FAIL (\w+) (.*) (\d+)$/m.exec(r.out);
+      expect(m, r.out).not.toBeNull();
+      expect(m?.[1]).toMatch(/^(ENETUNREACH|EHOSTUNREACH|ECONNREFUSED)$/);
+      expect(m?.[2]).toContain(hostIp);
+      expect(Number(m?.[3])).toBeLessThan(2_000);
+      const n = /BYNAME_FAIL (\w+) (\d+)$/m.exec(r.out);
+      expect(n, r.out).not.toBeNull();
+      expect(n?.[1]).toMatch(/^(EAI_AGAIN|ENOTFOUND)$/);
+      expect(Number(n?.[2])).toBeLessThan(2_000);
+      expect(r.out + r.err).not.toContain(REAL);
+    }
+  });
+
   it('passes signals to the command and still cleans up', async () => {
     const nsBefore = namespaces();
     const child = spawn(process.execPath, [CLI, 'run', 'iso', '--isolate', '--', 'sh', '-c', 'trap "exit 42" TERM; echo started; while :; do sleep 0.1; done'], { env: { ...process.env, STANDIN_HOME: gw.home }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('SDK against a running gateway', () => {
   it('secret -> sandbox -> process with its env -> the process\'s requests in the log', async () => {
     const secret = await standin.secrets.create({ name: 'anthropic-prod', value: REAL, provider: 'anthropic', hosts: [`api.standin.test:${upstream.port}`] });
-    expect(secret).toMatchObject({ name: 'anthropic-prod', scheme: 'header:x-api-key', provider: 'anthropic', currentVersion: 1 });
+    expect(secret).toMatchObject({ name: 'anthropic-prod', scheme: 'header:x-api-key,bearer', provider: 'anthropic', currentVersion: 1 });
     expect(JSON.stringify(secret)).not.toContain(REAL);
     expect((await standin.providers.list()).map((p) => p.id)).toContain('anthropic');
 

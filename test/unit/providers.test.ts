@@ -34,7 +34,7 @@ describe('provider catalogue', () => {
 
   it('knows the schemes the providers document', () => {
     const scheme = (id: string): string => formatSchemeSpec(findProvider(id)!.scheme);
-    expect(scheme('anthropic')).toBe('header:x-api-key');
+    expect(scheme('anthropic')).toBe('header:x-api-key,bearer');
     expect(scheme('openai')).toBe('bearer');
     expect(scheme('github')).toBe('bearer,basic:x-access-token');
     expect(scheme('gitlab')).toBe('header:private-token,bearer,basic');
