@@ -26,6 +26,8 @@ export interface GatewayOptions {
   logger: Logger;
   clock?: () => number;
   limits?: Partial<ProxyLimits>;
+  /** Offer HTTP/2 to sandboxes (default true). */
+  http2?: boolean;
   /** How long values of an unbound (or replaced) secret are still scrubbed for its sandbox; default 7 days. */
   unboundScrubMs?: number;
   /** Bound on cached leaf contexts (one per host seen). */
@@ -90,6 +92,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clock,
     limits,
     connections: new SandboxConnections(limits.connectionsPerSandbox),
+    http2: options.http2 ?? true,
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   selfPorts.add(address.port);

@@ -21,6 +21,8 @@ export interface RawServeOptions {
   logLevel: string;
   upstreamSocketsPerHost?: string;
   scrubUnboundHours?: string;
+  /** `--no-http2` sets false. */
+  http2?: boolean;
 }
 
 export interface ServeOptions {
@@ -35,6 +37,8 @@ export interface ServeOptions {
   upstreamSocketsPerHost: number | undefined;
   /** Hours an unbound secret's values are still scrubbed for its sandbox; undefined: the default. */
   scrubUnboundHours: number | undefined;
+  /** Offer HTTP/2 to sandboxes. */
+  http2: boolean;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
@@ -95,6 +99,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     control: control ?? (raw.control === false ? null : undefined),
     upstreamSocketsPerHost,
     scrubUnboundHours,
+    http2: raw.http2 !== false,
   };
 }
 

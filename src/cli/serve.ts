@@ -32,6 +32,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--resolve <host=ip>', 'pin a host name to an address (repeatable; development)', collect, [])
     .option('--allow-dest <ip[:port]|cidr>', 'let one private destination through (repeatable; development)', collect, [])
     .option('--log-level <level>', 'process log level (pino, on stderr)', 'info')
+    .option('--no-http2', 'offer only HTTP/1.1 to sandboxes (ALPN)')
     .option('--scrub-unbound-hours <n>', 'hours the values of an unbound secret are still scrubbed from its sandbox\'s responses (default 168)')
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
@@ -74,6 +75,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         selfPorts,
         limits: options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost },
         unboundScrubMs: options.scrubUnboundHours === undefined ? undefined : options.scrubUnboundHours * 3_600_000,
+        http2: options.http2,
       };
       let gateway: Gateway;
       try {

@@ -5,11 +5,11 @@ import type { CheckedAddress, Target } from '../model/target.js';
 import { redactPath } from '../netlog/sanitize.js';
 
 /**
- * How the sandbox spoke: a request inside an intercepted tunnel (`http/1.1`), a WebSocket
- * handshake there, an absolute-form plain-HTTP request (`http`), or a tunnel that carried no
- * request at all (`connect`: refused, failed, or silent). HTTP/2 streams will be `h2`.
+ * How the sandbox spoke: a request inside an intercepted tunnel (`http/1.1`), an HTTP/2 stream
+ * there (`h2`), a WebSocket handshake, an absolute-form plain-HTTP request (`http`), or a tunnel
+ * that carried no request at all (`connect`: refused, failed, or silent).
  */
-export type Protocol = 'http/1.1' | 'websocket' | 'http' | 'connect';
+export type Protocol = 'http/1.1' | 'h2' | 'websocket' | 'http' | 'connect';
 
 /** One credential placed on the request: which secret, which version, where. Never the value. */
 export interface AppliedCredential {

@@ -20,8 +20,8 @@ const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
  * target is the only authority: the Host header must name it, and absolute-form targets are
  * refused rather than compared, so no second parser can disagree with the first.
  */
-export function checkTunnelRequest(head: RequestHead, target: Target): GatewayError | undefined {
-  const versionError = checkVersion(head);
+export function checkTunnelRequest(head: RequestHead, target: Target, h2 = false): GatewayError | undefined {
+  const versionError = h2 ? (head.httpVersion === '2.0' ? undefined : new GatewayError('GW_HTTP_VERSION')) : checkVersion(head);
   if (versionError) return versionError;
   if (REFUSED_METHODS.has(head.method.toUpperCase())) return new GatewayError('GW_METHOD_DENIED', head.method.slice(0, 16));
   if (!head.url.startsWith('/')) {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { GatewayError } from '../errors.js';
@@ -13,13 +13,12 @@ import { asGatewayError, writeRawProblem } from './problem.js';
 
 /**
  * CONNECT: identify the sandbox, parse and police the target, then terminate TLS with a leaf for
- * that target and hand the decrypted stream to the inner HTTP server. Refusals are answered on
+ * that target and hand the decrypted stream to the protocol ALPN chose (`serve`). Refusals are answered on
  * the raw socket and logged; an accepted tunnel is logged through its requests.
  */
 export function handleConnect(
   deps: ProxyDeps,
-  inner: HttpServer,
-  tunnels: WeakMap<object, TunnelContext>,
+  serve: (tls: TLSSocket, tunnel: TunnelContext) => void,
   tunnelCount: { open: number },
   req: IncomingMessage,
   socket: Duplex,
@@ -62,7 +61,8 @@ export function handleConnect(
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: context });
+    // ALPN: h2 when the gateway offers it (and the client wants it), else HTTP/1.1.
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: deps.http2 ? ['h2', 'http/1.1'] : ['http/1.1'] });
     let tunnel: TunnelContext | undefined;
     tls.on('error', () => tls.destroy());
     // Sockets from Node's HTTP server allow half-open: a client that hangs up before the handshake
@@ -88,10 +88,9 @@ export function handleConnect(
       const firstRequestDeadline = socketDeadline(tls, () => record.fail(new GatewayError('GW_TIMEOUT', 'no request')));
       firstRequestDeadline.arm(deps.limits.firstRequestMs);
       tunnel = { sandbox, target, address, firstRequestDeadline, requests: 0 };
-      tunnels.set(tls, tunnel);
       tunnelCount.open += 1;
       tls.once('close', () => (tunnelCount.open -= 1));
-      inner.emit('connection', tls);
+      serve(tls, tunnel);
     });
   })().catch((e: unknown) => {
     if (sandboxName === null && !(e instanceof GatewayError)) deps.logger.error({ err: e }, 'connect handling failed');

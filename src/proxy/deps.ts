@@ -28,6 +28,8 @@ export interface ProxyLimits {
   upstreamSocketsPerHost: number;
   /** Largest request body a credential step reads whole. */
   maxBodyBytes: number;
+  /** Concurrent streams one HTTP/2 connection from a sandbox may open (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  h2MaxStreams: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   connectionsPerSandbox: 512,
   upstreamSocketsPerHost: 64,
   maxBodyBytes: 1024 * 1024,
+  h2MaxStreams: 100,
 };
 
 export interface ProxyDeps {
@@ -53,6 +56,8 @@ export interface ProxyDeps {
   clock: () => number;
   limits: ProxyLimits;
   connections: SandboxConnections;
+  /** Offer HTTP/2 to sandboxes (ALPN); HTTP/1.1 only when false. */
+  http2: boolean;
 }
 
 /** What an intercepted tunnel was authorised for at CONNECT time. */

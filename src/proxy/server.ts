@@ -13,6 +13,8 @@ import { handlePlainRequest } from './adapters/h1-plain.js';
 import { writeRawProblem } from './problem.js';
 import { handleTunnelRequest } from './adapters/h1-tunnel.js';
 import { handleTunnelUpgrade } from './adapters/h1-websocket.js';
+import { createH2Server } from './h2-server.js';
+import type { TLSSocket } from 'node:tls';
 
 export interface ProxyServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
@@ -90,7 +92,15 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  outer.on('connect', (req, socket: Duplex, head: Buffer) => handleConnect(deps, inner, tunnels, tunnelCount, req, socket, head));
+  const h2 = createH2Server(deps);
+  const serveTunnel = (tls: TLSSocket, tunnel: TunnelContext): void => {
+    if (tls.alpnProtocol === 'h2') h2.serve(tls, tunnel);
+    else {
+      tunnels.set(tls, tunnel);
+      inner.emit('connection', tls);
+    }
+  };
+  outer.on('connect', (req, socket: Duplex, head: Buffer) => handleConnect(deps, serveTunnel, tunnelCount, req, socket, head));
   outer.on('request', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('checkContinue', (req, res) => handlePlainRequest(deps, req, res));
   outer.on('upgrade', (req, socket: Duplex) => {
@@ -125,6 +135,7 @@ export function createProxyServer(deps: ProxyDeps): ProxyServer {
       for (const s of sockets) s.destroy();
       inner.closeAllConnections();
       inner.close();
+      h2.close();
       rmSync(privateDir, { recursive: true, force: true });
     },
     openConnections: () => sockets.size,

@@ -146,11 +146,13 @@ describe('other protocols inside a tunnel', () => {
     expect(a.upstreamCount()).toBe(before);
   });
 
-  it('ALPN h2 is never negotiated with the sandbox', async () => {
-    const t = await tunnel(a, p.api, a.auth('alpha'), { alpn: ['h2'] });
-    const negotiated = t.tls.alpnProtocol;
-    t.close();
-    expect(negotiated).not.toBe('h2');
+  it('ALPN picks h2 when the sandbox offers it, HTTP/1.1 when it offers only that, and nothing else', async () => {
+    for (const [offer, expected] of [[['h2'], 'h2'], [['http/1.1'], 'http/1.1'], [['h2', 'http/1.1'], 'h2']] as const) {
+      const t = await tunnel(a, p.api, a.auth('alpha'), { alpn: [...offer] });
+      const negotiated = t.tls.alpnProtocol;
+      t.close();
+      expect(negotiated, offer.join(',')).toBe(expected);
+    }
   });
 
   it('Upgrade: h2c is refused and logged, nothing forwarded', async () => {

@@ -47,6 +47,8 @@ export interface HarnessOptions {
   allowDest?: string[];
   /** How long unbound values are still scrubbed (the gateway's default when absent). */
   unboundScrubMs?: number;
+  /** Offer HTTP/2 to sandboxes (default true). */
+  http2?: boolean;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -75,6 +77,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger,
     limits: options.limits,
     unboundScrubMs: options.unboundScrubMs,
+    http2: options.http2,
   });
   return {
     home,

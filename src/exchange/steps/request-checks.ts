@@ -9,7 +9,8 @@ export const requestChecks: Step = {
   name: 'request checks',
   run(flow) {
     const { head, target } = flow.input;
-    const refused = flow.exchange.protocol === 'http' ? checkPlainRequest(head) : checkTunnelRequest(head, target);
+    const { protocol } = flow.exchange;
+    const refused = protocol === 'http' ? checkPlainRequest(head) : checkTunnelRequest(head, target, protocol === 'h2');
     if (refused) throw refused;
   },
 };
