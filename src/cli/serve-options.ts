@@ -20,6 +20,7 @@ export interface RawServeOptions {
   allowDest: string[];
   logLevel: string;
   upstreamSocketsPerHost?: string;
+  maxBodyBytes?: string;
 }
 
 export interface ServeOptions {
@@ -32,10 +33,12 @@ export interface ServeOptions {
   control: ControlAddress | null | undefined;
   /** Concurrent upstream sockets per sandbox and host; undefined: the gateway's default. */
   upstreamSocketsPerHost: number | undefined;
+  /** Largest request body read whole for a body or signing scheme; undefined: 1 MiB. */
+  maxBodyBytes: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'maxBodyBytes'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -77,6 +80,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (sockets !== undefined && !(/^\d{1,5}$/.test(String(sockets)) && upstreamSocketsPerHost !== undefined && upstreamSocketsPerHost >= 1 && upstreamSocketsPerHost <= 10_000)) {
     problems.push(`invalid --upstream-sockets-per-host '${printable(String(sockets))}': an integer from 1 to 10000`);
   }
+  const bodyRaw = raw.maxBodyBytes;
+  const maxBodyBytes = bodyRaw === undefined ? undefined : Number(bodyRaw);
+  if (bodyRaw !== undefined && !(/^\d{1,10}$/.test(String(bodyRaw)) && maxBodyBytes !== undefined && maxBodyBytes >= 1024 && maxBodyBytes <= 1024 ** 3)) {
+    problems.push(`invalid --max-body-bytes '${printable(String(bodyRaw))}': an integer from 1024 to 1073741824`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -86,6 +94,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     logLevel: raw.logLevel,
     control: control ?? (raw.control === false ? null : undefined),
     upstreamSocketsPerHost,
+    maxBodyBytes,
   };
 }
 

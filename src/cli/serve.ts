@@ -33,6 +33,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--allow-dest <ip[:port]|cidr>', 'let one private destination through (repeatable; development)', collect, [])
     .option('--log-level <level>', 'process log level (pino, on stderr)', 'info')
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
+    .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
       const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
@@ -68,7 +69,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
         allowDest: options.allowDest,
         logger,
         selfPorts,
-        limits: options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost },
+        limits: {
+          ...(options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost }),
+          ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+        },
       };
       let gateway: Gateway;
       try {

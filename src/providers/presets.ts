@@ -128,4 +128,10 @@ export const PRESETS: readonly Provider[] = [
     docs: 'https://www.twilio.com/docs/usage/requests-to-twilio',
     notes: 'the value is the auth token (or API key secret); the sandbox sends its Account SID (or API key SID) as the Basic user',
   },
+  {
+    id: 'telegram', name: 'Telegram Bot API', scheme: { kind: 'path' },
+    hosts: ['api.telegram.org'], env: 'TELEGRAM_BOT_TOKEN', tokenPrefix: '',
+    docs: 'https://core.telegram.org/bots/api#making-requests',
+    notes: 'the token is in the path (/bot<token>/METHOD, files at /file/bot<token>/PATH); the stand-in has no colon, so libraries that check the id:secret shape (aiogram) reject it',
+  },
 ];

@@ -13,6 +13,9 @@ import type { FoundToken } from './types.js';
  *   basic | basic:USER              Basic credentials (the token replaced, or USER:<value>)
  *   header:NAME[=TEXT{{value}}]     header NAME (the token replaced, or the template rendered)
  *   query:NAME                      query parameter NAME
+ *   path                            a URL path segment (whole or part: /bot<value>/getMe)
+ *   body:form:FIELD                 a urlencoded or multipart form field
+ *   body:json:PATH                  a JSON string at a dotted path (auth.token, items.0.key)
  */
 
 const MULTI = 'multi';
@@ -95,6 +98,7 @@ function anyOf(schemes: readonly Scheme[]): Scheme {
     describe: () => schemes.map((s) => s.describe()).join(' | '),
     find: schemes.some((s) => s.find) ? (req) => schemes.flatMap((s) => s.find?.(req) ?? []) : undefined,
     needsBody: bodyLimits.length > 0 ? Math.max(...bodyLimits) : undefined,
+    searches: [...new Set(schemes.flatMap((s) => s.searches ?? []))],
     knownForms: (value, standIn) => schemes.flatMap((s) => s.knownForms?.(value, standIn) ?? []),
   };
 }

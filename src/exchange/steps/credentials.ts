@@ -15,7 +15,7 @@ export const credentials: Step = {
   run(flow) {
     if (flow.planned.length === 0) return undefined;
     const limits = flow.planned.flatMap((p) => (p.scheme.needsBody === undefined ? [] : [p.scheme.needsBody]));
-    if (limits.length === 0 || !flow.input.body.present) return applyFrom(flow, 0);
+    if (limits.length === 0 || !flow.input.body.present || flow.request.body !== undefined) return applyFrom(flow, 0);
     return readBody(flow, Math.min(flow.deps.maxBodyBytes, ...limits)).then(() => applyFrom(flow, 0));
   },
 };
@@ -60,5 +60,14 @@ function place(flow: Flow, p: PlannedToken): Promise<void> | undefined {
 
 function locationKey(f: FoundToken): string {
   const l = f.location;
-  return l.kind === 'query' ? `q${l.paramIndex}` : `${l.kind}${l.index}`;
+  switch (l.kind) {
+    case 'query':
+      return `q${l.paramIndex}`;
+    case 'path':
+      return `p${l.segment}`;
+    case 'body':
+      return `b${l.format ?? ''}\u0000${l.field ?? ''}`;
+    default:
+      return `${l.kind}${l.index}`;
+  }
 }

@@ -1,7 +1,9 @@
 import type { PlacementData } from '../../model/secrets.js';
 import { basic } from './basic.js';
+import { body } from './body.js';
 import { bearer } from './bearer.js';
 import { header } from './header.js';
+import { path } from './path.js';
 import { query } from './query.js';
 import type { SchemeDefinition } from './scheme.js';
 
@@ -29,4 +31,6 @@ export const SCHEMES: SchemeRegistry = createRegistry([
   register(basic),
   register(header),
   register(query),
+  register(path),
+  register(body),
 ]);

@@ -2,7 +2,7 @@ import type { HeaderList } from '../../model/headers.js';
 import type { PlacementData } from '../../model/secrets.js';
 import type { Target } from '../../model/target.js';
 import type { QueryParam } from '../find-tokens.js';
-import type { FoundToken } from '../types.js';
+import type { FoundToken, TokenLocation } from '../types.js';
 
 /** A form of the real value that may come back in a response, and what replaces it there. */
 export interface Reflection {
@@ -41,6 +41,11 @@ export interface Scheme {
   describe(): string;
   /** Stand-ins in places the generic finder does not search (a path segment, a body field). */
   find?(req: CredentialRequest): FoundToken[];
+  /**
+   * Opt-in places (the path, the body) where this placement's stand-ins are looked for: a token
+   * found there counts only for a secret whose scheme names the place (plan.ts).
+   */
+  readonly searches?: readonly TokenLocation['kind'][];
   /** The body limit in bytes when this placement needs the request body; absent when it does not. */
   readonly needsBody?: number;
   /**
