@@ -2,6 +2,7 @@ import type { SandboxInfo, TokenResolution } from '../model/secrets.js';
 import type { SelfAddresses } from '../policy/egress.js';
 import type { ResolverOptions } from '../policy/types.js';
 import type { SecretValue } from '../secret-value.js';
+import type { AccessTokenSource } from '../swap/access-tokens.js';
 import type { ReflectionCache } from '../swap/reflection-cache.js';
 import type { SchemeRegistry } from '../swap/schemes/registry.js';
 
@@ -25,4 +26,6 @@ export interface PipelineDeps {
   clock: () => number;
   /** Largest request body a credential step may read whole. */
   maxBodyBytes: number;
+  /** OAuth2 access tokens the gateway fetches itself; absent: oauth2 secrets cannot be applied. */
+  accessTokens?: AccessTokenSource;
 }

@@ -94,7 +94,7 @@ function anyOf(schemes: readonly Scheme[]): Scheme {
   const bodyLimits = schemes.flatMap((s) => (s.needsBody === undefined ? [] : [s.needsBody]));
   return {
     accepts: (req, found) => first(req, found) !== undefined,
-    apply: (req, found, value) => first(req, found)?.apply(req, found, value) ?? [],
+    apply: (req, found, value, ctx) => first(req, found)?.apply(req, found, value, ctx) ?? [],
     describe: () => schemes.map((s) => s.describe()).join(' | '),
     find: schemes.some((s) => s.find) ? (req) => schemes.flatMap((s) => s.find?.(req) ?? []) : undefined,
     needsBody: bodyLimits.length > 0 ? Math.max(...bodyLimits) : undefined,

@@ -76,6 +76,20 @@ describe('path and body schemes with real clients', () => {
     expect(log.stdout).not.toContain(env.TELEGRAM_BOT_TOKEN);
   });
 
+  it('the SDK (through the control API) creates secrets of each new scheme by its text form; providers lists telegram', async () => {
+    const { createClient } = await import('../../src/index.js');
+    const standin = createClient({ env: { STANDIN_HOME: gw.home } });
+    for (const scheme of ['path', 'body:form:token', 'body:json:auth.key', 'oauth2', 'bearer,body:form:api_key']) {
+      const name = `sdk-${scheme.replace(/[^a-z]/g, '')}`;
+      const created = await standin.secrets.create({ name, value: 'sdk-value-x', scheme, hosts: ['api.example.com'] });
+      expect(created.scheme).toBe(scheme);
+    }
+    const bad = await standin.secrets.create({ name: 'sdk-bad', value: 'v', scheme: 'body:xml:a', hosts: ['api.example.com'] }).catch((e: unknown) => e);
+    expect(String(bad)).toMatch(/body:form:FIELD or body:json:PATH/);
+    const providers = gw.cli(['providers', '--json']);
+    expect(JSON.parse(providers.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'telegram', scheme: 'path', hosts: ['api.telegram.org'], env: 'TELEGRAM_BOT_TOKEN' })]));
+  });
+
   it('the values are in no output of the gateway, its log or its database', async () => {
     const log = gw.cli(['log', '--json']);
     expect(await gw.stop()).toBe(0);

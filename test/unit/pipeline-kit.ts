@@ -35,6 +35,7 @@ export interface World {
   schemes?: SchemeRegistry;
   lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
   now?: number;
+  accessTokens?: PipelineDeps['accessTokens'];
 }
 
 export function depsOf(world: World): PipelineDeps {
@@ -55,6 +56,7 @@ export function depsOf(world: World): PipelineDeps {
     self: { ports: new Set(), addresses: new Set() },
     clock: () => world.now ?? 1_700_000_000_000,
     maxBodyBytes: 1024,
+    ...(world.accessTokens === undefined ? {} : { accessTokens: world.accessTokens }),
   };
 }
 

@@ -49,10 +49,12 @@ function place(flow: Flow, p: PlannedToken): Promise<void> | undefined {
     throw new GatewayError('GW_SECRET_UNAVAILABLE', 'secret could not be decrypted');
   }
   const done = (forms: Reflection[]): void => {
-    flow.reflections.push({ real: plain, standIn: p.found.token }, ...forms);
+    // knownForms too: what the value makes known besides itself (an OAuth2 client secret).
+    flow.reflections.push({ real: plain, standIn: p.found.token }, ...forms, ...(p.scheme.knownForms?.(plain, p.found.token) ?? []));
     flow.exchange.credentialApplied({ secretId: secret.id, secretName: secret.name, version, placement: p.scheme.describe() });
   };
-  const forms = p.scheme.apply(flow.request, p.found, plain);
+  const ctx = { secretId: secret.id, environment: flow.sandbox.environment, version, accessTokens: flow.deps.accessTokens };
+  const forms = p.scheme.apply(flow.request, p.found, plain, ctx);
   if (forms instanceof Promise) return forms.then(done);
   done(forms);
   return undefined;

@@ -3,6 +3,7 @@ import { basic } from './basic.js';
 import { body } from './body.js';
 import { bearer } from './bearer.js';
 import { header } from './header.js';
+import { oauth2 } from './oauth2.js';
 import { path } from './path.js';
 import { query } from './query.js';
 import type { SchemeDefinition } from './scheme.js';
@@ -33,4 +34,5 @@ export const SCHEMES: SchemeRegistry = createRegistry([
   register(query),
   register(path),
   register(body),
+  register(oauth2),
 ]);

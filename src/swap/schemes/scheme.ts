@@ -2,6 +2,7 @@ import type { HeaderList } from '../../model/headers.js';
 import type { PlacementData } from '../../model/secrets.js';
 import type { Target } from '../../model/target.js';
 import type { QueryParam } from '../find-tokens.js';
+import type { AccessTokenSource } from '../access-tokens.js';
 import type { FoundToken, TokenLocation } from '../types.js';
 
 /** A form of the real value that may come back in a response, and what replaces it there. */
@@ -29,6 +30,18 @@ export interface CredentialRequest {
 }
 
 /**
+ * Which stored credential is being applied, and the gateway services a scheme may call (an
+ * OAuth2 token exchange). Ids and numbers only: the value is `apply`'s own argument.
+ */
+export interface ApplyContext {
+  readonly secretId: string;
+  readonly environment: string;
+  readonly version: number;
+  /** Access tokens fetched by the gateway; absent where no token exchange is wired (unit tests). */
+  readonly accessTokens?: AccessTokenSource;
+}
+
+/**
  * One placement at work on the request path. `accepts` says whether a token found at a location
  * is where this placement puts the credential; `apply` puts the real value there and returns the
  * forms of it, besides the value itself, that must be scrubbed from the response. `apply` may be
@@ -36,7 +49,7 @@ export interface CredentialRequest {
  */
 export interface Scheme {
   accepts(req: CredentialRequest, found: FoundToken): boolean;
-  apply(req: CredentialRequest, found: FoundToken, value: string): Reflection[] | Promise<Reflection[]>;
+  apply(req: CredentialRequest, found: FoundToken, value: string, ctx: ApplyContext): Reflection[] | Promise<Reflection[]>;
   /** Human description with the value redacted. */
   describe(): string;
   /** Stand-ins in places the generic finder does not search (a path segment, a body field). */
