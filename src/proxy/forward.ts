@@ -98,7 +98,10 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   headers = scrubber.scrubHeaders(headers);
   const scrubbedMessage = message !== undefined ? scrubber.scrubString(message) : undefined;
   const length = smallBodyLength(upRes, fwd.method);
-  headers = withoutHeader(headers, 'content-length');
+  // A HEAD answer (and 1xx/204/304) has no body to scrub: its Content-Length is what a GET would
+  // carry, and clients need it (the AWS CLI's download asks HEAD for the object's size).
+  const bodiless = fwd.method === 'HEAD' || status < 200 || status === 204 || status === 304;
+  if (!bodiless) headers = withoutHeader(headers, 'content-length');
   if (coding === 'identity' && length !== undefined) {
     // Most API responses: scrub the whole body at once and answer with its exact length.
     collectBody(upRes, length, fail, (body) => {

@@ -16,6 +16,8 @@ import type { FoundToken } from './types.js';
  *   path                            a URL path segment (whole or part: /bot<value>/getMe)
  *   body:form:FIELD                 a urlencoded or multipart form field
  *   body:json:PATH                  a JSON string at a dotted path (auth.token, items.0.key)
+ *   oauth2                          Bearer access token the gateway gets from the client's credentials
+ *   sigv4                           AWS Signature V4, verified with the stand-in pair and re-signed
  */
 
 const MULTI = 'multi';
@@ -99,6 +101,7 @@ function anyOf(schemes: readonly Scheme[]): Scheme {
     find: schemes.some((s) => s.find) ? (req) => schemes.flatMap((s) => s.find?.(req) ?? []) : undefined,
     needsBody: bodyLimits.length > 0 ? Math.max(...bodyLimits) : undefined,
     searches: [...new Set(schemes.flatMap((s) => s.searches ?? []))],
+    wantsBody: schemes.some((s) => s.wantsBody) ? (req) => schemes.some((s) => s.wantsBody?.(req) === true) : undefined,
     knownForms: (value, standIn) => schemes.flatMap((s) => s.knownForms?.(value, standIn) ?? []),
   };
 }

@@ -71,7 +71,7 @@ describe('path scheme', () => {
     for (const v of ['a/b', 'a?b', 'a#b', 'a\rb', 'a\nb']) {
       const out = await go({ path: `/bot${bot}/getMe` }, { ...world, values: { ...world.values, 'id-telegram': v } });
       expect(codeOf(out)).toBe('GW_SECRET_UNFIT');
-      expect(out.ex.secrets).toEqual([]);
+      expect(out.ex.secrets).toEqual(['telegram@3']);
     }
   });
 

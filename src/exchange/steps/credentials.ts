@@ -14,7 +14,10 @@ export const credentials: Step = {
   name: 'credentials',
   run(flow) {
     if (flow.planned.length === 0) return undefined;
-    const limits = flow.planned.flatMap((p) => (p.scheme.needsBody === undefined ? [] : [p.scheme.needsBody]));
+    const limits = flow.planned.flatMap((p) => {
+      if (p.scheme.needsBody !== undefined) return [p.scheme.needsBody];
+      return p.scheme.wantsBody?.(flow.request) === true ? [flow.deps.maxBodyBytes] : [];
+    });
     if (limits.length === 0 || !flow.input.body.present || flow.request.body !== undefined) return applyFrom(flow, 0);
     return readBody(flow, Math.min(flow.deps.maxBodyBytes, ...limits)).then(() => applyFrom(flow, 0));
   },
@@ -53,9 +56,19 @@ function place(flow: Flow, p: PlannedToken): Promise<void> | undefined {
     flow.reflections.push({ real: plain, standIn: p.found.token }, ...forms, ...(p.scheme.knownForms?.(plain, p.found.token) ?? []));
     flow.exchange.credentialApplied({ secretId: secret.id, secretName: secret.name, version, placement: p.scheme.describe() });
   };
+  // A scheme that refuses (a signature that does not verify, a failed token exchange) is named in the log.
+  const refused = (e: unknown): never => {
+    flow.exchange.secrets = [label(p.resolution)];
+    throw e;
+  };
   const ctx = { secretId: secret.id, environment: flow.sandbox.environment, version, accessTokens: flow.deps.accessTokens };
-  const forms = p.scheme.apply(flow.request, p.found, plain, ctx);
-  if (forms instanceof Promise) return forms.then(done);
+  let forms: Reflection[] | Promise<Reflection[]>;
+  try {
+    forms = p.scheme.apply(flow.request, p.found, plain, ctx);
+  } catch (e) {
+    return refused(e);
+  }
+  if (forms instanceof Promise) return forms.then(done, refused);
   done(forms);
   return undefined;
 }

@@ -5,6 +5,7 @@ import { bearer } from './bearer.js';
 import { header } from './header.js';
 import { oauth2 } from './oauth2.js';
 import { path } from './path.js';
+import { sigv4 } from './sigv4.js';
 import { query } from './query.js';
 import type { SchemeDefinition } from './scheme.js';
 
@@ -35,4 +36,5 @@ export const SCHEMES: SchemeRegistry = createRegistry([
   register(path),
   register(body),
   register(oauth2),
+  register(sigv4),
 ]);

@@ -61,6 +61,8 @@ export interface Scheme {
   readonly searches?: readonly TokenLocation['kind'][];
   /** The body limit in bytes when this placement needs the request body; absent when it does not. */
   readonly needsBody?: number;
+  /** Asks for the body of this request only (bounded by the gateway's limit): SigV4 without a payload hash. */
+  wantsBody?(req: CredentialRequest): boolean;
   /**
    * Forms of the value the sandbox could learn from a response without any request of its own
    * (a fixed Basic user makes the whole `user:value` pair known): scrubbed whenever the secret is.
