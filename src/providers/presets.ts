@@ -138,6 +138,6 @@ export const PRESETS: readonly Provider[] = [
     id: 'aws', name: 'Amazon Web Services (SigV4)', scheme: { kind: 'sigv4' },
     hosts: ['*.amazonaws.com'], env: 'AWS_ACCESS_KEY_ID', tokenPrefix: 'sigv4-',
     docs: 'https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html',
-    notes: 'the value is ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; sandbox env exports a stand-in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the gateway verifies the stand-in signature and re-signs (presigned URLs too); signed aws-chunked uploads are refused (SDK defaults over HTTPS are fine)',
+    notes: 'the value is ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; sandbox env exports a stand-in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the gateway verifies the stand-in signature and re-signs (presigned URLs and signed aws-chunked uploads too; signed trailers are refused)',
   },
 ];

@@ -45,9 +45,12 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
     upstream.end(fwd.body);
   } else if (body.present) {
     body.stream.on('data', (chunk: Buffer) => (ex.bytesOut += chunk.length));
-    pipeline(body.stream, upstream, (e) => {
+    const done = (e: NodeJS.ErrnoException | null): void => {
       if (e && !res.headersSent) fail(e);
-    });
+    };
+    // A scheme that rewrites the body as it streams (SigV4 signed chunks) sits in between.
+    if (fwd.bodyTransform !== undefined) pipeline(body.stream, fwd.bodyTransform(), upstream, done);
+    else pipeline(body.stream, upstream, done);
   } else {
     // Most API calls have no body: skip the pipeline machinery (an AbortSignal per call).
     body.stream.resume();

@@ -118,3 +118,15 @@ export function sameSignature(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+/**
+ * One aws-chunked chunk's signature, chained after `prior`: the SDK signer's event signing, whose
+ * string to sign (AWS4-HMAC-SHA256-PAYLOAD, date, scope, prior signature, hash of no headers,
+ * hash of the data) is exactly the one S3 defines for signed chunks.
+ */
+export async function chunkSignature(creds: AwsCredentials, auth: SigV4Auth, data: Buffer, prior: string): Promise<string> {
+  return signer(creds, auth).sign(
+    { headers: new Uint8Array(0), payload: data },
+    { signingDate: amzDateOf(auth), priorSignature: prior, signingRegion: auth.region, signingService: auth.service },
+  );
+}

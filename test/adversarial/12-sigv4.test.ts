@@ -65,6 +65,29 @@ describe('SigV4 forgeries', () => {
     await refused(good.map(([n, v]): [string, string] => (n === 'x-amz-meta-note' ? [n, 'b'] : [n, v])), '/bucket/key', 403, 'GW_SIGNATURE_INVALID');
   });
 
+  it('a signed aws-chunked upload with a forged second chunk is cut off before that chunk leaves', async () => {
+    const signer = new SignatureV4({ credentials: mine, region: 'us-east-1', service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false });
+    const date = new Date();
+    const parts = [Buffer.from('first-chunk'), Buffer.from('second-chunk')];
+    const length = [...parts, Buffer.alloc(0)].reduce((n, p) => n + `${p.length.toString(16)};chunk-signature=${'0'.repeat(64)}\r\n`.length + p.length + 2, 0);
+    const head = await signer.sign(new HttpRequest({ method: 'PUT', protocol: 'https:', hostname: 'api.standin.test', path: '/bucket/up', headers: { host: api, 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'content-length': String(length) } }), { signingDate: date });
+    let prior = /Signature=([0-9a-f]{64})/.exec(String(head.headers['authorization']))?.[1] ?? '';
+    let body = '';
+    for (const data of [...parts, Buffer.alloc(0)]) {
+      const sig = await signer.sign({ headers: new Uint8Array(0), payload: data }, { signingDate: date, priorSignature: prior });
+      prior = sig;
+      // The second chunk's bytes changed after signing: its signature no longer matches.
+      body += `${data.length.toString(16)};chunk-signature=${sig}\r\n${data.toString() === 'second-chunk' ? 'SECOND-chunk' : data.toString()}\r\n`;
+    }
+    const headers = Object.entries(head.headers).filter(([n]) => n !== 'host' && n !== 'content-length') as HeaderPairs;
+    const before = a.upstream.received.length;
+    const res = await once(a, api, 'mallory', httpReq('PUT', '/bucket/up', api, [...headers, ['Content-Length', String(length)]], body));
+    await expectProblem(a, res, 403, 'GW_SIGNATURE_INVALID');
+    // The upstream never received a whole request (the upload was cut before the forged chunk).
+    expect(a.upstream.received.length).toBe(before);
+    expectClean(res.all);
+  });
+
   it('legacy SigV2 with the stand-in key id is refused, not forwarded', async () => {
     await refused([['Authorization', `AWS ${mine.accessKeyId}:c2lnbmF0dXJlIGd1ZXNz`]], '/bucket/key', 403, 'GW_TOKEN_PLACEMENT');
   });

@@ -26,8 +26,8 @@ function clientSigner(creds: { accessKeyId: string; secretAccessKey: string }, s
   return new SignatureV4({ credentials: creds, region: 'us-east-1', service, sha256: Hash.bind(null, 'sha256'), uriEscapePath: service !== 's3' });
 }
 
-async function signedHeaders(path: string, query: Record<string, string>, creds = pair, extra: Record<string, string> = {}): Promise<HeaderList> {
-  const req = new HttpRequest({ method: 'GET', protocol: 'https:', hostname: target.host, path, query, headers: { host: target.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra } });
+async function signedHeaders(path: string, query: Record<string, string>, creds = pair, extra: Record<string, string> = {}, method = 'GET'): Promise<HeaderList> {
+  const req = new HttpRequest({ method, protocol: 'https:', hostname: target.host, path, query, headers: { host: target.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra } });
   const signed = await clientSigner(creds).sign(req, { signingDate: date });
   return Object.entries(signed.headers).filter(([n]) => n !== 'host');
 }
@@ -113,10 +113,28 @@ describe('sigv4 in the pipeline', () => {
     expect(codeOf(await run(world, { path: `/dir/file%20name.txt?${forged}`, target }))).toBe('GW_SIGNATURE_INVALID');
   });
 
-  it('SigV2 with a stand-in key id, or signed aws-chunked payloads, are refused, never forwarded as they are', async () => {
+  it('a body without a payload hash (STS, DynamoDB) is read, bounded, and its hash signed', async () => {
+    const sts = { host: 'sts.amazonaws.com', port: 443, kind: 'name' as const };
+    const body = 'Action=GetCallerIdentity&Version=2011-06-15';
+    const sign = async (creds: { accessKeyId: string; secretAccessKey: string }): Promise<HeaderList> => {
+      const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 'sts', sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
+      const req = new HttpRequest({ method: 'POST', protocol: 'https:', hostname: sts.host, path: '/', headers: { host: sts.host, 'content-type': 'application/x-www-form-urlencoded' }, body });
+      return Object.entries((await signer.sign(req, { signingDate: date })).headers).filter(([n]) => n !== 'host');
+    };
+    const out = await run(world, { method: 'POST', path: '/', target: sts, host: false, headers: [['Host', sts.host], ...(await sign(pair)), ['Content-Length', String(body.length)]], body: Buffer.from(body) });
+    if (!out.ok) throw new Error(out.error.code);
+    const expected = (await sign({ accessKeyId: REAL.id, secretAccessKey: REAL.secret })).find(([n]) => n === 'authorization')?.[1];
+    expect(out.fwd.headers.find(([n]) => n === 'Authorization')?.[1]).toBe(expected);
+    expect(out.fwd.body?.toString()).toBe(body);
+    // The same signature over another body does not verify.
+    const forged = await run(world, { method: 'POST', path: '/', target: sts, host: false, headers: [['Host', sts.host], ...(await sign(pair)), ['Content-Length', String(body.length)]], body: Buffer.from(body.replace('Get', 'Got')) });
+    expect(codeOf(forged)).toBe('GW_SIGNATURE_INVALID');
+  });
+
+  it('SigV2 with a stand-in key id, or signed aws-chunked trailers, are refused, never forwarded as they are', async () => {
     expect(codeOf(await run(world, { path: `/k?AWSAccessKeyId=${pair.accessKeyId}&Signature=x&Expires=1`, target }))).toBe('GW_TOKEN_PLACEMENT');
     expect(codeOf(await run(world, { path: '/k', target, headers: [['Authorization', `AWS ${pair.accessKeyId}:c2lnbmF0dXJl`]] }))).toBe('GW_TOKEN_PLACEMENT');
-    const chunked = await signedHeaders('/k', {}, pair, { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' });
+    const chunked = await signedHeaders('/k', {}, pair, { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' });
     expect(codeOf(await run(world, { method: 'GET', path: '/k', target, headers: chunked }))).toBe('GW_BODY_UNSUPPORTED');
   });
 
@@ -127,5 +145,66 @@ describe('sigv4 in the pipeline', () => {
     const own = await signedHeaders('/k', {}, { accessKeyId: 'AKIAOWNKEYOWNKEY2345', secretAccessKey: 'o'.repeat(40) });
     const out = await run(world, { path: '/k', target, headers: own });
     expect(out.ok && out.ex.decision).toBe('allowed');
+  });
+});
+
+describe('sigv4 signed aws-chunked bodies', () => {
+  const scope = (d: string): string => `${d}/us-east-1/s3/aws4_request`;
+
+  async function chunked(creds: { accessKeyId: string; secretAccessKey: string }, seed: string, parts: Buffer[]): Promise<Buffer> {
+    const signer = clientSigner(creds);
+    const out: Buffer[] = [];
+    let prior = seed;
+    for (const data of [...parts, Buffer.alloc(0)]) {
+      const sig = await signer.sign({ headers: new Uint8Array(0), payload: data }, { signingDate: date, priorSignature: prior });
+      out.push(Buffer.from(`${data.length.toString(16)};chunk-signature=${sig}\r\n`), data, Buffer.from('\r\n'));
+      prior = sig;
+    }
+    return Buffer.concat(out);
+  }
+
+  async function streamed(fwd: { bodyTransform?: () => import('node:stream').Transform }, body: Buffer, pieces = 7): Promise<Buffer> {
+    const t = fwd.bodyTransform?.();
+    if (t === undefined) throw new Error('no transform');
+    const out: Buffer[] = [];
+    t.on('data', (c: Buffer) => out.push(c));
+    const ended = new Promise<void>((resolve, reject) => (t.on('end', resolve), t.on('error', reject)));
+    // Written in odd pieces: chunk boundaries never line up with the writes.
+    for (let i = 0; i < body.length; i += pieces) t.write(body.subarray(i, i + pieces));
+    t.end();
+    await ended;
+    return Buffer.concat(out);
+  }
+
+  it('re-signs every chunk as it streams, chained from the re-signed seed; valid for an independent verifier', async () => {
+    const parts = [Buffer.from('a'.repeat(100)), Buffer.from('b'.repeat(33))];
+    const headers = await signedHeaders('/k', {}, pair, { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'x-amz-decoded-content-length': '133' }, 'PUT');
+    const seed = /Signature=([0-9a-f]{64})/.exec(headers.find(([n]) => n === 'authorization')?.[1] ?? '')?.[1] ?? '';
+    const body = await chunked(pair, seed, parts);
+    const out = await run(world, { method: 'PUT', path: '/k', target, headers: [...headers, ['Content-Length', String(body.length)]], body });
+    if (!out.ok) throw new Error(out.error.code);
+    expect(out.fwd.body).toBeUndefined();
+    const sent = await streamed(out.fwd, body);
+    expect(sent.length).toBe(body.length);
+    const realSeed = /Signature=([0-9a-f]{64})/.exec(out.fwd.headers.find(([n]) => n === 'Authorization')?.[1] ?? '')?.[1];
+    const doc = JSON.stringify({ secret: REAL.secret, amzDate: '20260102T030405Z', scope: scope('20260102'), seed: realSeed, body: sent.toString('base64') });
+    expect(execFileSync('python3', [join(CLIENTS, 'verify_chunks.py')], { input: doc, encoding: 'utf8' }).trim()).toBe('valid 133');
+  });
+
+  it('a chunk not signed with the stand-in chain stops the stream before it is passed on', async () => {
+    const headers = await signedHeaders('/k', {}, pair, { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }, 'PUT');
+    const seed = /Signature=([0-9a-f]{64})/.exec(headers.find(([n]) => n === 'authorization')?.[1] ?? '')?.[1] ?? '';
+    const good = await chunked(pair, seed, [Buffer.from('first'), Buffer.from('second')]);
+    const forged = Buffer.from(good.toString('latin1').replace('second', 'SECOND'), 'latin1');
+    const out = await run(world, { method: 'PUT', path: '/k', target, headers, body: forged });
+    if (!out.ok) throw new Error(out.error.code);
+    const t = out.fwd.bodyTransform?.();
+    const passed: string[] = [];
+    t?.on('data', (c: Buffer) => passed.push(c.toString()));
+    const failed = new Promise<unknown>((resolve) => t?.on('error', resolve));
+    t?.end(forged);
+    expect(await failed).toMatchObject({ code: 'GW_SIGNATURE_INVALID' });
+    expect(passed.join('')).toContain('first');
+    expect(passed.join('')).not.toContain('SECOND');
   });
 });

@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import type { HeaderList } from '../../model/headers.js';
 import type { PlacementData } from '../../model/secrets.js';
 import type { Target } from '../../model/target.js';
@@ -27,6 +28,11 @@ export interface CredentialRequest {
   body?: Buffer;
   /** Runs `sign` after every credential is placed and the headers are final (signing.ts). */
   addSigner(sign: (req: CredentialRequest) => void | Promise<void>): void;
+  /**
+   * Streams the body through a transform made when it is sent (forward.ts), for a scheme that
+   * rewrites the body as it goes without holding it (SigV4's signed chunks). One per request.
+   */
+  transformBody(make: () => Transform): void;
 }
 
 /**

@@ -3,7 +3,8 @@ import { headerValue, withoutHeader } from '../../model/headers.js';
 import { awsStandInPair } from '../../model/aws-key.js';
 import type { PlacementData } from '../../model/secrets.js';
 import { authFromHeaders, authFromQuery, isSigV4Authorization, parseAwsValue, type AwsCredentials, type SigV4Auth } from '../sigv4-auth.js';
-import { AUTH_PARAMS, headerSignature, presignedQuery, sameSignature, signatureIn, type SignableRequest } from '../sigv4-signer.js';
+import { ChunkResigner } from '../sigv4-chunks.js';
+import { AUTH_PARAMS, chunkSignature, headerSignature, presignedQuery, sameSignature, signatureIn, type SignableRequest } from '../sigv4-signer.js';
 import { encodeQueryComponent } from '../sigv4-query.js';
 import { headerAt, printable, type CredentialRequest, type SchemeDefinition } from './scheme.js';
 
@@ -19,14 +20,16 @@ import { headerAt, printable, type CredentialRequest, type SchemeDefinition } fr
  * upstream checks the body against the hash); aws-chunked with the unsigned trailer
  * (STREAMING-UNSIGNED-PAYLOAD-TRAILER, the SDKs' default over HTTPS) streams untouched, as its
  * chunks carry no signature. Without x-amz-content-sha256 (most non-S3 services) the body is
- * read, bounded, to hash it. Signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD*) chain every
- * chunk's signature to the seed, so they are refused until chunk re-signing lands.
+ * read, bounded, to hash it. Signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) are checked and
+ * re-signed one by one as the body streams (sigv4-chunks.ts); signed trailers are refused.
  */
 export interface SigV4Placement extends PlacementData {
   kind: 'sigv4';
 }
 
-const SIGNED_CHUNKS = /^STREAMING-AWS4-HMAC-SHA256-(?:PAYLOAD|PAYLOAD-TRAILER|ECDSA-P256-SHA256-PAYLOAD.*)$/;
+// Signed chunks with a signed trailer, and SigV4A's ECDSA chunks: refused (not re-signed yet).
+const UNSUPPORTED_CHUNKS = /^STREAMING-(?:AWS4-HMAC-SHA256-PAYLOAD-TRAILER|AWS4-ECDSA-P256-SHA256-PAYLOAD.*)$/;
+const SIGNED_CHUNKS = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 // What the sandbox reads instead of the real session token should a response echo it.
 const SESSION_STAND_IN = '[standin-session-token]';
 
@@ -53,9 +56,22 @@ export const sigv4: SchemeDefinition<SigV4Placement> = {
       const auth = found.location.kind === 'header' ? authFromHeaders(headerAt(req, found.location.index), req.headers) : authFromQuery(req.query);
       if (auth === undefined || auth.accessKeyId !== standIn.accessKeyId) throw new GatewayError('GW_SIGNATURE_INVALID', 'SigV4 fields do not parse');
       const hash = headerValue(req.headers, 'x-amz-content-sha256') ?? '';
-      if (SIGNED_CHUNKS.test(hash)) throw new GatewayError('GW_BODY_UNSUPPORTED', 'signed aws-chunked payloads are not re-signed: use UNSIGNED-PAYLOAD or the unsigned trailer');
+      if (UNSUPPORTED_CHUNKS.test(hash)) throw new GatewayError('GW_BODY_UNSUPPORTED', 'signed aws-chunked trailers are not re-signed: use signed chunks without a trailer, or the unsigned trailer');
       await verify(auth, standIn, snapshot(req));
-      req.addSigner((final) => resign(final, auth, real));
+      let realSeed = '';
+      if (hash === SIGNED_CHUNKS) {
+        if (auth.via !== 'header') throw new GatewayError('GW_BODY_UNSUPPORTED', 'signed aws-chunked payloads need header signing');
+        // Every chunk re-signed as the body streams, chained from the re-signed request's signature.
+        req.transformBody(() => new ChunkResigner({
+          standIn: (data, prior) => chunkSignature(standIn, auth, data, prior),
+          real: (data, prior) => chunkSignature(real, auth, data, prior),
+          standInSeed: auth.signature,
+          realSeed: () => realSeed,
+        }));
+      }
+      req.addSigner(async (final) => {
+        realSeed = await resign(final, auth, real);
+      });
       return [
         { real: real.accessKeyId, standIn: standIn.accessKeyId },
         { real: real.secretAccessKey, standIn: standIn.secretAccessKey },
@@ -89,8 +105,8 @@ async function verify(auth: SigV4Auth, standIn: { accessKeyId: string; secretAcc
   if (!sameSignature(expected, auth.signature)) throw new GatewayError('GW_SIGNATURE_INVALID', 'signature does not verify with the stand-in secret');
 }
 
-/** Runs last (signing step): the finished request signed with the real pair. */
-async function resign(req: CredentialRequest, auth: SigV4Auth, real: AwsCredentials): Promise<void> {
+/** Runs last (signing step): the finished request signed with the real pair; its signature. */
+async function resign(req: CredentialRequest, auth: SigV4Auth, real: AwsCredentials): Promise<string> {
   const base = snapshot(req);
   if (auth.via === 'header') {
     // Headers the client signed that header finishing removed (Expect) are signed no more.
@@ -99,11 +115,12 @@ async function resign(req: CredentialRequest, auth: SigV4Auth, real: AwsCredenti
     const headers = withoutHeader(withoutHeader(base.headers, 'authorization'), 'x-amz-security-token');
     const signed = await headerSignature(real, { ...auth, signedHeaders }, { ...base, headers });
     req.headers = [...headers, ['Authorization', signed.authorization], ...(signed.securityToken === undefined ? [] : [['X-Amz-Security-Token', signed.securityToken] as [string, string]])];
-    return;
+    return signatureIn(signed.authorization);
   }
   const params = await presignedQuery(real, { ...auth, signedHeaders: auth.signedHeaders }, base);
   const kept = req.query.filter((p) => !AUTH_PARAMS.has(p.name));
   const auth2 = Object.entries(params).map(([n, v]) => `${encodeQueryComponent(n)}=${encodeQueryComponent(v)}`);
   const query = [...kept.map((p) => p.raw), ...auth2].join('&');
   req.path = `${base.path}?${query}`;
+  return params['X-Amz-Signature'] ?? '';
 }
