@@ -17,7 +17,7 @@ let moto: ChildProcess;
 let motoPort: number;
 let echo: Upstream;
 let gw: ServeProcess;
-let real: { id: string; secret: string };
+let real: { id: string; secret: string; temp: { id: string; secret: string; token: string } };
 let env: Record<string, string>;
 let config: string;
 
@@ -36,21 +36,23 @@ async function waitForPort(port: number, ms: number): Promise<void> {
 
 beforeAll(async () => {
   motoPort = await freePort();
-  // Three unauthenticated calls set up IAM; from then on moto enforces SigV4 on every request.
+  // Five unauthenticated calls set up IAM; from then on moto enforces SigV4 on every request.
   moto = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(motoPort), '-c', join(CERTS, 'upstream.pem'), '-k', join(CERTS, 'upstream-key.pem')], {
     // The custom endpoint is S3's: path-style bucket names, not a bucket named by the first label.
-    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '3', MOTO_S3_CUSTOM_ENDPOINTS: `https://s3.standin.test:${motoPort}` },
+    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '5', MOTO_S3_CUSTOM_ENDPOINTS: `https://s3.standin.test:${motoPort}` },
     stdio: 'ignore',
   });
   await waitForPort(motoPort, 30_000);
   const setup = await runClient('python3', [join(CLIENTS, 'moto_setup.py'), `https://127.0.0.1:${motoPort}`, TEST_CA], process.env);
   expect(setup.code, setup.err).toBe(0);
-  real = JSON.parse(setup.out) as { id: string; secret: string };
+  real = JSON.parse(setup.out) as typeof real;
   echo = await startUpstream();
   gw = await startServe(motoPort, ['s3.standin.test', 'api.standin.test'], ['--allow-dest', `127.0.0.1:${echo.port}`]);
   const created = gw.cli(['secret', 'create', 'aws-prod', '--provider', 'aws', '--hosts', `s3.standin.test:${motoPort},api.standin.test:${echo.port}`, '--value-stdin'], `${real.id}:${real.secret}\n`);
   expect(created.code, created.stderr).toBe(0);
-  const sb = gw.cli(['sandbox', 'create', 'agent', '--bind', 'AWS_ACCESS_KEY_ID=aws-prod']);
+  const temp = gw.cli(['secret', 'create', 'aws-temp', '--provider', 'aws', '--hosts', `s3.standin.test:${motoPort}`, '--value-stdin'], `${real.temp.id}:${real.temp.secret}:${real.temp.token}\n`);
+  expect(temp.code, temp.stderr).toBe(0);
+  const sb = gw.cli(['sandbox', 'create', 'agent', '--bind', 'AWS_ACCESS_KEY_ID=aws-prod', '--bind', 'TEMP_ACCESS_KEY_ID=aws-temp']);
   expect(sb.code, sb.stderr).toBe(0);
   const dir = mkdtempSync(join(tmpdir(), 'standin-aws-'));
   config = join(dir, 'config');
@@ -76,8 +78,7 @@ afterAll(async () => {
 });
 
 function expectNoReal(text: string): void {
-  expect(text).not.toContain(real.secret);
-  expect(text).not.toContain(real.id);
+  for (const v of [real.secret, real.id, real.temp.id, real.temp.secret, real.temp.token]) expect(text).not.toContain(v);
 }
 
 describe('SigV4 with real AWS clients', () => {
@@ -168,6 +169,15 @@ describe('SigV4 with real AWS clients', () => {
     expectNoReal(put.out + put.err + toEcho.out);
   });
 
+  it('temporary credentials: the gateway adds the real session token; moto checks it with the ASIA key', async () => {
+    const r = await runClient('aws', ['s3', 'ls'], { ...env, AWS_ACCESS_KEY_ID: env.TEMP_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: env.TEMP_SECRET_ACCESS_KEY! });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('standin-e2e');
+    expectNoReal(r.out + r.err);
+    const log = gw.cli(['log', '--json', '--sandbox', 'agent']);
+    expect(log.stdout).toContain('aws-temp@1');
+  });
+
   it('a request signed without the stand-in secret is refused (403) and never reaches S3', async () => {
     const r = await runClient('aws', ['s3', 'ls'], { ...env, AWS_SECRET_ACCESS_KEY: 'x'.repeat(40) });
     expect(r.code).not.toBe(0);
@@ -183,7 +193,7 @@ describe('SigV4 with real AWS clients', () => {
     const rows = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { decision: string; secrets: string[] });
     const swapped = rows.filter((x) => x.decision === 'swapped');
     expect(swapped.length).toBeGreaterThanOrEqual(10);
-    for (const x of swapped) expect(x.secrets).toEqual(['aws-prod@1']);
+    for (const x of swapped) expect(['aws-prod@1', 'aws-temp@1']).toContain(x.secrets[0]);
     expect(await gw.stop()).toBe(0);
     const db = ['standin.db', 'standin.db-wal'].map((f) => {
       try {
