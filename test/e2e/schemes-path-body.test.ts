@@ -79,11 +79,15 @@ describe('path and body schemes with real clients', () => {
   it('the SDK (through the control API) creates secrets of each new scheme by its text form; providers lists telegram', async () => {
     const { createClient } = await import('../../src/index.js');
     const standin = createClient({ env: { STANDIN_HOME: gw.home } });
-    for (const scheme of ['path', 'body:form:token', 'body:json:auth.key', 'oauth2', 'bearer,body:form:api_key']) {
+    for (const scheme of ['path', 'body:form:token', 'body:json:auth.key', 'oauth2', 'sigv4', 'bearer,body:form:api_key']) {
       const name = `sdk-${scheme.replace(/[^a-z]/g, '')}`;
       const created = await standin.secrets.create({ name, value: 'sdk-value-x', scheme, hosts: ['api.example.com'] });
       expect(created.scheme).toBe(scheme);
     }
+    // A SigV4 binding made through the SDK gets its stand-in pair in the environment it returns.
+    const box = await standin.sandboxes.create({ name: 'sdk-aws', secrets: { AWS_ACCESS_KEY_ID: 'sdk-sigv' } });
+    expect(box.env.AWS_ACCESS_KEY_ID).toMatch(/^AKIA[A-Z2-7]{16}$/);
+    expect(box.env.AWS_SECRET_ACCESS_KEY).toMatch(/^[A-Za-z0-9+/]{40}$/);
     const bad = await standin.secrets.create({ name: 'sdk-bad', value: 'v', scheme: 'body:xml:a', hosts: ['api.example.com'] }).catch((e: unknown) => e);
     expect(String(bad)).toMatch(/body:form:FIELD or body:json:PATH/);
     const providers = gw.cli(['providers', '--json']);
