@@ -9,6 +9,9 @@ import { createProxyServer } from './proxy/server.js';
 import { SandboxConnections } from './proxy/connection-limit.js';
 import { SecretValueCache } from './proxy/secret-cache.js';
 import { SandboxAgents } from './proxy/upstream/sandbox-agents.js';
+import { tokenPoster } from './proxy/token-endpoint.js';
+import { SecretValue } from './secret-value.js';
+import { AccessTokens } from './swap/access-tokens.js';
 import { ReflectionCache } from './swap/reflection-cache.js';
 import { SCHEMES } from './swap/schemes/registry.js';
 import { networkInterfaces } from 'node:os';
@@ -72,6 +75,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const selfPorts = options.selfPorts ?? new Set<number>();
   const leaves = createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000, clock });
   const secretValues = new SecretValueCache(1_000, (id, version) => options.store.secretValue(id, version));
+  const resolver = { overrides: options.resolve, allowDest: options.allowDest };
+  const self = { ports: selfPorts, addresses: interfaceAddresses() };
+  const accessTokens = new AccessTokens({
+    post: tokenPoster({ agents: upstreams, resolver, self, timeoutMs: Math.min(limits.upstreamResponseMs, 30_000) }),
+    persist: (id, environment, from, value) =>
+      options.store.rotateSecretIfCurrent(id, environment, from, new SecretValue(value), 'gateway', 'oauth2 refresh token rotated by the provider'),
+    clock,
+    warn: (message, fields) => options.logger.warn(fields, message),
+  });
   const proxy = createProxyServer({
     store: options.store,
     pipeline: {
@@ -79,11 +91,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       secretValue: (id, version) => secretValues.get(id, version),
       reflections: new ReflectionCache(1_000),
       schemes: SCHEMES,
-      resolver: { overrides: options.resolve, allowDest: options.allowDest },
-      self: { ports: selfPorts, addresses: interfaceAddresses() },
+      resolver,
+      self,
       clock,
       maxBodyBytes: limits.maxBodyBytes,
       unboundScrubMs: options.unboundScrubMs ?? DEFAULT_UNBOUND_SCRUB_MS,
+      accessTokens,
     },
     netlog: options.netlog,
     leaves,

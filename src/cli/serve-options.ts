@@ -23,6 +23,7 @@ export interface RawServeOptions {
   scrubUnboundHours?: string;
   /** `--no-http2` sets false. */
   http2?: boolean;
+  maxBodyBytes?: string;
 }
 
 export interface ServeOptions {
@@ -39,10 +40,12 @@ export interface ServeOptions {
   scrubUnboundHours: number | undefined;
   /** Offer HTTP/2 to sandboxes. */
   http2: boolean;
+  /** Largest request body read whole for a body or signing scheme; undefined: 1 MiB. */
+  maxBodyBytes: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -89,6 +92,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (hours !== undefined && !(/^\d{1,4}$/.test(String(hours)) && scrubUnboundHours !== undefined && scrubUnboundHours <= 8760)) {
     problems.push(`invalid --scrub-unbound-hours '${printable(String(hours))}': an integer from 0 to 8760`);
   }
+  const bodyRaw = raw.maxBodyBytes;
+  const maxBodyBytes = bodyRaw === undefined ? undefined : Number(bodyRaw);
+  if (bodyRaw !== undefined && !(/^\d{1,10}$/.test(String(bodyRaw)) && maxBodyBytes !== undefined && maxBodyBytes >= 1024 && maxBodyBytes <= 1024 ** 3)) {
+    problems.push(`invalid --max-body-bytes '${printable(String(bodyRaw))}': an integer from 1024 to 1073741824`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -100,6 +108,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     upstreamSocketsPerHost,
     scrubUnboundHours,
     http2: raw.http2 !== false,
+    maxBodyBytes,
   };
 }
 

@@ -35,6 +35,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--no-http2', 'offer only HTTP/1.1 to sandboxes (ALPN)')
     .option('--scrub-unbound-hours <n>', 'hours the values of an unbound secret are still scrubbed from its sandbox\'s responses (default 168)')
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
+    .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
       const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
@@ -73,7 +74,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
         allowDest: options.allowDest,
         logger,
         selfPorts,
-        limits: options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost },
+        limits: {
+          ...(options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost }),
+          ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+        },
         unboundScrubMs: options.scrubUnboundHours === undefined ? undefined : options.scrubUnboundHours * 3_600_000,
         http2: options.http2,
       };

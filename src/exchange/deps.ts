@@ -2,6 +2,7 @@ import type { SandboxInfo, TokenResolution, UnboundSecret } from '../model/secre
 import type { SelfAddresses } from '../policy/egress.js';
 import type { ResolverOptions } from '../policy/types.js';
 import type { SecretValue } from '../secret-value.js';
+import type { AccessTokenSource } from '../swap/access-tokens.js';
 import type { ReflectionCache } from '../swap/reflection-cache.js';
 import type { SchemeRegistry } from '../swap/schemes/registry.js';
 
@@ -28,4 +29,6 @@ export interface PipelineDeps {
   maxBodyBytes: number;
   /** How long after an unbind (or a replaced binding) the secret's values are still scrubbed. */
   unboundScrubMs: number;
+  /** OAuth2 access tokens the gateway fetches itself; absent: oauth2 secrets cannot be applied. */
+  accessTokens?: AccessTokenSource;
 }

@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import type { HeaderList } from '../model/headers.js';
 import type { SandboxInfo } from '../model/secrets.js';
 import type { CheckedAddress, Target } from '../model/target.js';
@@ -51,6 +52,8 @@ export interface Forward {
   headers: HeaderList;
   /** The body read and possibly rewritten by a credential step; absent: stream it as received. */
   body?: Buffer;
+  /** A streamed body goes through this on its way (a scheme re-signing it as it streams). */
+  bodyTransform?: () => Transform;
   /** Present when a value could come back from this host: the response is scrubbed of it. */
   scrubber: Scrubber | undefined;
   /** The pairs the scrubber was built from (expanded), for same-length masking of byte streams. */
@@ -82,6 +85,7 @@ export interface Flow {
   scrubber: Scrubber | undefined;
   scrubbed: readonly Reflection[];
   signers: ((req: CredentialRequest) => void | Promise<void>)[];
+  bodyTransform: (() => Transform) | undefined;
   expectsContinue: boolean;
   /** Headers the protocol itself sets after finishing (a WebSocket handshake's Upgrade). */
   extraHeaders: HeaderList;

@@ -1,3 +1,5 @@
+import type { Transform } from 'node:stream';
+import { GatewayError } from '../errors.js';
 import { stripHopByHop } from '../model/headers.js';
 import { queryParams } from '../swap/find-tokens.js';
 import type { CredentialRequest } from '../swap/schemes/scheme.js';
@@ -56,6 +58,7 @@ function runFrom(steps: readonly Step[], from: number, flow: Flow): Promise<void
 
 function startFlow(input: ExchangeInput, deps: PipelineDeps): Flow {
   const signers: Flow['signers'] = [];
+  const transforms: (() => Transform)[] = [];
   const request: CredentialRequest = {
     method: input.head.method,
     path: input.path,
@@ -66,6 +69,10 @@ function startFlow(input: ExchangeInput, deps: PipelineDeps): Flow {
     headers: stripHopByHop(input.head.headers).map(([n, v]) => [n, v]),
     query: queryParams(input.path),
     addSigner: (sign) => void signers.push(sign),
+    transformBody: (make) => {
+      if (transforms.length > 0) throw new GatewayError('GW_BODY_UNSUPPORTED', 'two schemes rewrite the same streamed body');
+      transforms.push(make);
+    },
   };
   input.exchange.sandbox = input.sandbox;
   input.exchange.target = input.target;
@@ -83,6 +90,9 @@ function startFlow(input: ExchangeInput, deps: PipelineDeps): Flow {
     scrubber: undefined,
     scrubbed: [],
     signers,
+    get bodyTransform() {
+      return transforms[0];
+    },
     expectsContinue: false,
     extraHeaders: [],
   };
@@ -99,6 +109,7 @@ function finish(flow: Flow): Forward {
     path: request.path,
     headers: request.headers,
     body: request.body,
+    ...(flow.bodyTransform === undefined || request.body !== undefined ? {} : { bodyTransform: flow.bodyTransform }),
     scrubber: flow.scrubber,
     reflections: flow.scrubbed,
     expectsContinue: flow.expectsContinue,

@@ -7,6 +7,10 @@ import { randomInt } from 'node:crypto';
  */
 export const TOKEN_CORE_PREFIX = 'standin_';
 export const TOKEN_RANDOM_LENGTH = 32;
+/** Length of the core (`standin_` + the random part), the part every token ends with. */
+export const TOKEN_CORE_LENGTH = TOKEN_CORE_PREFIX.length + TOKEN_RANDOM_LENGTH;
+/** Longest provider prefix a token may have. */
+export const MAX_TOKEN_PREFIX = 24;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** Characters a token (prefix included) is made of; anything else delimits it. */
@@ -18,7 +22,7 @@ export function tokenCorePattern(): RegExp {
 }
 
 export function generateToken(prefix = ''): string {
-  if (prefix !== '' && !/^[A-Za-z0-9_-]{1,24}$/.test(prefix)) {
+  if (prefix !== '' && !new RegExp(`^[A-Za-z0-9_-]{1,${MAX_TOKEN_PREFIX}}$`).test(prefix)) {
     throw new Error('token prefix must be 1-24 characters of [A-Za-z0-9_-]');
   }
   let random = '';

@@ -144,4 +144,16 @@ export const PRESETS: readonly Provider[] = [
     docs: 'https://www.twilio.com/docs/usage/requests-to-twilio',
     notes: 'the value is the auth token (or API key secret); the sandbox sends its Account SID (or API key SID) as the Basic user. twilio (Node) reads TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN',
   },
+  {
+    id: 'telegram', name: 'Telegram Bot API', scheme: { kind: 'path' },
+    hosts: ['api.telegram.org'], env: 'TELEGRAM_BOT_TOKEN', tokenPrefix: '',
+    docs: 'https://core.telegram.org/bots/api#making-requests',
+    notes: 'the token is in the path (/bot<token>/METHOD, files at /file/bot<token>/PATH); the stand-in has no colon, so libraries that check the id:secret shape (aiogram) reject it',
+  },
+  {
+    id: 'aws', name: 'Amazon Web Services (SigV4)', scheme: { kind: 'sigv4' },
+    hosts: ['*.amazonaws.com'], env: 'AWS_ACCESS_KEY_ID', tokenPrefix: 'sigv4-',
+    docs: 'https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html',
+    notes: 'the value is ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; sandbox env exports a stand-in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the gateway verifies the stand-in signature and re-signs (presigned URLs and signed aws-chunked uploads too; signed trailers are refused)',
+  },
 ];

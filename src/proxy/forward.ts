@@ -51,9 +51,12 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
     upstream.end(fwd.body);
   } else if (body.present) {
     body.stream.on('data', (chunk: Buffer) => (ex.bytesOut += chunk.length));
-    pipeline(body.stream, upstream, (e) => {
+    const done = (e: NodeJS.ErrnoException | null): void => {
       if (e && !res.headersSent) fail(e);
-    });
+    };
+    // A scheme that rewrites the body as it streams (SigV4 signed chunks) sits in between.
+    if (fwd.bodyTransform !== undefined) pipeline(body.stream, fwd.bodyTransform(), upstream, done);
+    else pipeline(body.stream, upstream, done);
   } else {
     // Most API calls have no body: skip the pipeline machinery (an AbortSignal per call).
     body.stream.resume();
@@ -105,7 +108,10 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   headers = scrubber.scrubHeaders(headers);
   const scrubbedMessage = message !== undefined ? scrubber.scrubString(message) : undefined;
   const length = smallBodyLength(upRes, fwd.method);
-  headers = withoutHeader(headers, 'content-length');
+  // A HEAD answer (and 1xx/204/304) has no body to scrub: its Content-Length is what a GET would
+  // carry, and clients need it (the AWS CLI's download asks HEAD for the object's size).
+  const bodiless = fwd.method === 'HEAD' || status < 200 || status === 204 || status === 304;
+  if (!bodiless) headers = withoutHeader(headers, 'content-length');
   if (codings.length === 0 && length !== undefined) {
     // Most API responses: scrub the whole body at once and answer with its exact length.
     collectBody(upRes, length, fail, (body) => {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { HomePaths } from '../config/home.js';
 import type { BindingInfo } from '../model/secrets.js';
+import { awsStandInPair, secretEnvFor, SIGV4_TOKEN_PREFIX } from '../model/aws-key.js';
 
 /**
  * The environment a sandbox runs with, in one place for `sandbox env`, `sandbox create` and `run`:
@@ -16,7 +17,8 @@ import type { BindingInfo } from '../model/secrets.js';
  */
 export const DEFAULT_PROXY = '127.0.0.1:8877';
 
-const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'];
+// AWS_CA_BUNDLE: botocore (boto3, the AWS CLI) reads neither SSL_CERT_FILE nor REQUESTS_CA_BUNDLE.
+const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE'];
 const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
 
 /** The preload's file name, next to the CA bundle (in the home: `ca/`). */
@@ -35,7 +37,16 @@ export interface SandboxEnvInput {
 
 export function sandboxEnv(input: SandboxEnvInput): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const b of [...input.bindings].sort((a, b) => a.env.localeCompare(b.env))) env[b.env] = b.token;
+  for (const b of [...input.bindings].sort((a, b) => a.env.localeCompare(b.env))) {
+    if (b.token.startsWith(SIGV4_TOKEN_PREFIX)) {
+      // A SigV4 binding: the client signs with a stand-in pair, never sees the token itself.
+      const pair = awsStandInPair(b.token);
+      env[b.env] = pair.accessKeyId;
+      env[secretEnvFor(b.env)] = pair.secretAccessKey;
+    } else {
+      env[b.env] = b.token;
+    }
+  }
   const url = `http://${encodeURIComponent(input.sandbox)}:${encodeURIComponent(input.proxyKey)}@${input.proxy}`;
   for (const v of PROXY_VARS) env[v] = url;
   env['NO_PROXY'] = '';

@@ -5,7 +5,8 @@ import type { AuditRepo } from './audit-repo.js';
 import type { Db } from './database.js';
 import { BINDING_COLUMNS, SECRET_COLUMNS, toBinding, toSecret, type BindingRow, type SecretRow } from './rows.js';
 import type { SecretsRepo } from './secrets-repo.js';
-import type { BindingInfo, TokenResolution, UnboundSecret } from '../model/secrets.js';
+import type { BindingInfo, PlacementData, SchemeSpec, TokenResolution, UnboundSecret } from '../model/secrets.js';
+import { SIGV4_TOKEN_PREFIX } from '../model/aws-key.js';
 import { checkEnv, printable } from './validate.js';
 
 interface SandboxRef {
@@ -86,9 +87,11 @@ export class BindingsRepo {
           `add one with \`standin secret rotate ${secret.name} --environment ${sandbox.environment}\``,
       );
     }
+    // A SigV4 secret's token is marked so that `sandbox env` exports its stand-in pair (model/aws-key.ts).
+    const prefix = placesWith(secret.scheme, 'sigv4') ? SIGV4_TOKEN_PREFIX : tokenPrefix;
     for (let attempt = 1; ; attempt++) {
       try {
-        this.#upsert.run(sandbox.id, name, secret.id, newToken(tokenPrefix), this.#clock());
+        this.#upsert.run(sandbox.id, name, secret.id, newToken(prefix), this.#clock());
         break;
       } catch (e) {
         if (attempt >= TOKEN_ATTEMPTS || !isTokenCollision(e)) throw e;
@@ -153,6 +156,11 @@ export class BindingsRepo {
     if (row === undefined) throw new UsageError(`no sandbox named '${printable(String(name))}'`);
     return row;
   }
+}
+
+function placesWith(scheme: SchemeSpec, kind: string): boolean {
+  const list = scheme.kind === 'multi' && Array.isArray(scheme['placements']) ? (scheme['placements'] as PlacementData[]) : [scheme];
+  return list.some((p) => p.kind === kind);
 }
 
 function newToken(prefix: string | undefined): string {

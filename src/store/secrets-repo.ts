@@ -24,6 +24,7 @@ export class SecretsRepo {
   readonly #clock: () => number;
   readonly #audit: AuditRepo;
   readonly #byName: Statement<[string, string], SecretRow>;
+  readonly #byId: Statement<[string], SecretRow>;
   readonly #all: Statement<[string], SecretRow>;
   readonly #insert: Statement<[string, string, string, string, string, string | null, number, number, number | null]>;
   readonly #setKeep: Statement<[number, string]>;
@@ -43,6 +44,7 @@ export class SecretsRepo {
     this.#clock = clock;
     this.#audit = audit;
     this.#byName = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.tenant = ? AND s.name = ?`);
+    this.#byId = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.id = ?`);
     this.#all = db.prepare(`SELECT ${SECRET_COLUMNS} FROM secrets s WHERE s.tenant = ? ORDER BY s.name`);
     this.#insert = db.prepare(
       `INSERT INTO secrets (id, tenant, name, scheme, hosts, provider, created_at, updated_at, keep_versions)
@@ -121,24 +123,48 @@ export class SecretsRepo {
     return this.#db.transaction(() => {
       const secret = this.require(tenant, name);
       const from = secret.environments.find((e) => e.name === environment)?.currentVersion ?? null;
-      // After a rollback the current version is below the highest one; never reuse a number.
-      const next = (this.#maxVersion.get(secret.id)?.v ?? 0) + 1;
-      const now = this.#clock();
-      this.#insertVersion.run(secret.id, next, environment, encryptValue(this.#keys.current(), plaintext, secretAad(secret.id, next)), now);
-      this.#setCurrent.run(secret.id, environment, next);
-      this.#touch.run(now, secret.id);
-      if (keepChange !== undefined) this.#setKeep.run(keepChange, secret.id);
-      const keep = keepChange ?? secret.keepVersions ?? DEFAULT_KEEP_VERSIONS;
-      const pruned = this.#prune.all({ id: secret.id, env: environment, keep }).map((r) => r.version).sort((a, b) => a - b);
-      this.#audit.record(tenant, actor, 'secret.rotate', secret.name, {
-        environment,
-        from,
-        to: next,
-        keep,
-        ...(pruned.length > 0 ? { pruned } : {}),
-      });
-      return next;
+      return this.#addVersion(secret, environment, plaintext, keepChange, actor, { from });
     }).immediate();
+  }
+
+  /**
+   * Adds a version to one environment only if its current version is still `fromVersion`, in one
+   * transaction (compare and set): for a value the gateway itself must replace, such as an
+   * OAuth2 refresh token that the provider rotates on every use. Returns the new version, or
+   * undefined when the current version has moved on (rotated or rolled back meanwhile) and
+   * nothing was written. Audited as a rotation with the reason.
+   */
+  rotateIfCurrent(secretId: string, environment: string, fromVersion: number, value: SecretValue, actor: string, reason: string): number | undefined {
+    const plaintext = checkValue(value);
+    return this.#db.transaction(() => {
+      const row = this.#byId.get(secretId);
+      const secret = row === undefined ? undefined : toSecret(row);
+      const from = secret?.environments.find((e) => e.name === environment)?.currentVersion;
+      if (secret === undefined || from !== fromVersion) return undefined;
+      return this.#addVersion(secret, environment, plaintext, undefined, actor, { from, reason });
+    }).immediate();
+  }
+
+  // Inside the caller's transaction: the next version made current, retention applied, audited.
+  #addVersion(secret: SecretInfo, environment: string, plaintext: string, keepChange: number | undefined, actor: string, detail: { from: number | null; reason?: string }): number {
+    // After a rollback the current version is below the highest one; never reuse a number.
+    const next = (this.#maxVersion.get(secret.id)?.v ?? 0) + 1;
+    const now = this.#clock();
+    this.#insertVersion.run(secret.id, next, environment, encryptValue(this.#keys.current(), plaintext, secretAad(secret.id, next)), now);
+    this.#setCurrent.run(secret.id, environment, next);
+    this.#touch.run(now, secret.id);
+    if (keepChange !== undefined) this.#setKeep.run(keepChange, secret.id);
+    const keep = keepChange ?? secret.keepVersions ?? DEFAULT_KEEP_VERSIONS;
+    const pruned = this.#prune.all({ id: secret.id, env: environment, keep }).map((r) => r.version).sort((a, b) => a - b);
+    this.#audit.record(secret.tenant, actor, 'secret.rotate', secret.name, {
+      environment,
+      from: detail.from,
+      to: next,
+      keep,
+      ...(pruned.length > 0 ? { pruned } : {}),
+      ...(detail.reason !== undefined ? { reason: detail.reason } : {}),
+    });
+    return next;
   }
 
   rollback(tenant: string, name: string, actor: string, environment?: string): number {

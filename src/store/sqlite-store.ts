@@ -97,6 +97,10 @@ export class SqliteStore implements Store {
     return this.#secrets.rotate(this.tenant, name, value, actor, options);
   }
 
+  rotateSecretIfCurrent(secretId: string, environment: string, fromVersion: number, value: SecretValue, actor: string, reason: string): number | undefined {
+    return this.#secrets.rotateIfCurrent(secretId, environment, fromVersion, value, actor, reason);
+  }
+
   rollbackSecret(name: string, actor: string, environment?: string): number {
     return this.#secrets.rollback(this.tenant, name, actor, environment);
   }

@@ -98,6 +98,14 @@ export interface Store {
    * secret's retention (the newest `keepVersions`) are deleted in the same transaction.
    */
   rotateSecret(name: string, value: SecretValue, actor: string, options?: RotateOptions): number;
+  /**
+   * Adds a version by secret id only while the environment's current version is still
+   * `fromVersion` (compare and set, one transaction, audited as `secret.rotate` with `reason`);
+   * undefined when it has moved on and nothing was written. The gateway calls it to persist a
+   * value the provider replaced (an OAuth2 refresh token rotated on use) before using what came
+   * with it, so a crash never loses the only valid copy.
+   */
+  rotateSecretIfCurrent(secretId: string, environment: string, fromVersion: number, value: SecretValue, actor: string, reason: string): number | undefined;
   /** Makes the environment's previous kept version current again; returns the now-current version. */
   rollbackSecret(name: string, actor: string, environment?: string): number;
   /** Deletes the secret, its versions and every binding (tokens) that uses it. */

@@ -1,4 +1,4 @@
-import { tokenCorePattern } from '../model/token-format.js';
+import { TOKEN_CORE_PREFIX, tokenCorePattern } from '../model/token-format.js';
 import type { FoundToken, TokenLocation } from './types.js';
 import type { HeaderList } from '../model/headers.js';
 
@@ -31,19 +31,71 @@ export function findTokens(headers: HeaderList, path: string): FoundToken[] {
   return found;
 }
 
+/**
+ * Stand-ins inside the path's segments (not its query: findTokens reads that). Opt-in: they count
+ * only for secrets whose scheme places the credential in the path (Scheme.searches).
+ */
+export function findPathTokens(path: string): FoundToken[] {
+  const found: FoundToken[] = [];
+  pathSegments(path).forEach((segment, index) => {
+    if (segment.includes(TOKEN_MARK)) scan(segment, { kind: 'path', segment: index }, found, true);
+  });
+  return found;
+}
+
+/** The path part (before `?`) split on '/': index 0 is what precedes the first '/'. */
+export function pathSegments(path: string): string[] {
+  const q = path.indexOf('?');
+  return (q < 0 ? path : path.slice(0, q)).split('/');
+}
+
+/** The path with each segment holding a token core shown as `[redacted]`, the query as is. */
+export function redactPathSegments(path: string): string {
+  if (!path.includes(TOKEN_MARK)) return path;
+  const q = path.indexOf('?');
+  const segments = pathSegments(path).map((s) => (tokenCorePattern().test(s) ? '[redacted]' : s));
+  return `${segments.join('/')}${q < 0 ? '' : path.slice(q)}`;
+}
+
+/** Tokens in a piece of a body (a field value, a JSON string), found at `location`. */
+export function scanBody(text: string, location: TokenLocation, out: FoundToken[]): void {
+  if (text.includes(TOKEN_MARK)) scan(text, location, out, true);
+}
+
+/**
+ * `text` with each occurrence of `token` that is not followed by a token character replaced by
+ * `value` (a token with extra characters after it is malformed, never a partial match), and
+ * whether any was.
+ */
+export function replaceToken(text: string, token: string, value: string): { text: string; replaced: boolean } {
+  let out = '';
+  let at = 0;
+  let replaced = false;
+  for (let i = text.indexOf(token); i >= 0; i = text.indexOf(token, i + token.length)) {
+    if (TOKEN_CHAR.test(text.charAt(i + token.length))) continue;
+    out += text.slice(at, i) + value;
+    at = i + token.length;
+    replaced = true;
+  }
+  return { text: out + text.slice(at), replaced };
+}
+
 /** True when `s` holds anything token-shaped (used to refuse tokens over cleartext). */
 export function containsTokenCore(s: string): boolean {
   return tokenCorePattern().test(s);
 }
 
-function scan(text: string, location: TokenLocation, out: FoundToken[]): void {
+// Cheap pre-check before the regular expression: every token core contains it.
+const TOKEN_MARK = TOKEN_CORE_PREFIX;
+
+function scan(text: string, location: TokenLocation, out: FoundToken[], optIn = false): void {
   for (const m of text.matchAll(tokenCorePattern())) {
     const start = m.index;
     const end = start + m[0].length;
     let from = start;
     while (from > 0 && TOKEN_CHAR.test(text.charAt(from - 1))) from--;
     const malformed = end < text.length && TOKEN_CHAR.test(text.charAt(end));
-    out.push({ token: text.slice(from, end), location, malformed });
+    out.push(optIn ? { token: text.slice(from, end), location, malformed, optIn } : { token: text.slice(from, end), location, malformed });
   }
 }
 

@@ -13,6 +13,11 @@ import type { FoundToken } from './types.js';
  *   basic | basic:USER              Basic credentials (the token replaced, or USER:<value>)
  *   header:NAME[=TEXT{{value}}]     header NAME (the token replaced, or the template rendered)
  *   query:NAME                      query parameter NAME
+ *   path                            a URL path segment (whole or part: /bot<value>/getMe)
+ *   body:form:FIELD                 a urlencoded or multipart form field
+ *   body:json:PATH                  a JSON string at a dotted path (auth.token, items.0.key)
+ *   oauth2                          Bearer access token the gateway gets from the client's credentials
+ *   sigv4                           AWS Signature V4, verified with the stand-in pair and re-signed
  */
 
 const MULTI = 'multi';
@@ -91,10 +96,12 @@ function anyOf(schemes: readonly Scheme[]): Scheme {
   const bodyLimits = schemes.flatMap((s) => (s.needsBody === undefined ? [] : [s.needsBody]));
   return {
     accepts: (req, found) => first(req, found) !== undefined,
-    apply: (req, found, value) => first(req, found)?.apply(req, found, value) ?? [],
+    apply: (req, found, value, ctx) => first(req, found)?.apply(req, found, value, ctx) ?? [],
     describe: () => schemes.map((s) => s.describe()).join(' | '),
     find: schemes.some((s) => s.find) ? (req) => schemes.flatMap((s) => s.find?.(req) ?? []) : undefined,
     needsBody: bodyLimits.length > 0 ? Math.max(...bodyLimits) : undefined,
+    searches: [...new Set(schemes.flatMap((s) => s.searches ?? []))],
+    wantsBody: schemes.some((s) => s.wantsBody) ? (req) => schemes.some((s) => s.wantsBody?.(req) === true) : undefined,
     knownForms: (value, standIn) => schemes.flatMap((s) => s.knownForms?.(value, standIn) ?? []),
   };
 }

@@ -30,6 +30,8 @@ export interface AdvOptions {
   resolve?: Record<string, string>;
   /** Adds `--allow-dest 127.0.0.1` (all ports), on top of the per-port entries. */
   allowAllLoopbackPorts?: boolean;
+  /** More `--allow-dest` entries (a test's own server on loopback). */
+  allowDest?: string[];
 }
 
 export interface Adv {
@@ -77,6 +79,7 @@ export async function startAdv(options: AdvOptions = {}): Promise<Adv> {
   ]);
   const allowDest = [`127.0.0.1:${upstream.port}`, `127.0.0.1:${lab.port}`, `127.0.0.1:${lab.httpPort}`];
   if (options.allowAllLoopbackPorts) allowDest.push('127.0.0.1');
+  allowDest.push(...(options.allowDest ?? []));
   const gateway = await startGateway({
     listen: { host: '127.0.0.1', port: 0 },
     store,

@@ -36,10 +36,13 @@ export interface ServeProcess {
  * `standin serve` as a separate process on a fresh home, pointed at a local upstream the way the
  * README's development flags describe (`--resolve`, `--allow-dest`, `--upstream-ca`).
  */
-export async function startServe(upstreamPort: number, hosts: string[], extraArgs: string[] = []): Promise<ServeProcess> {
-  const home = mkdtempSync(join(tmpdir(), 'standin-e2e-'));
-  const init = standin(home, ['init']);
-  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+export async function startServe(upstreamPort: number, hosts: string[], extraArgs: string[] = [], existingHome?: string): Promise<ServeProcess> {
+  // An existing home: the same gateway started again (after a stop or a crash).
+  const home = existingHome ?? mkdtempSync(join(tmpdir(), 'standin-e2e-'));
+  if (existingHome === undefined) {
+    const init = standin(home, ['init']);
+    if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  }
   const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', TEST_CA, '--allow-dest', `127.0.0.1:${upstreamPort}`, ...hosts.flatMap((h) => ['--resolve', `${h}=127.0.0.1`]), ...extraArgs];
   const child = spawn(process.execPath, args, { env: { ...process.env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -36,6 +36,7 @@ export interface World {
   unbound?: (UnboundSecret & { sandboxId: string })[];
   lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
   now?: number;
+  accessTokens?: PipelineDeps['accessTokens'];
 }
 
 export function depsOf(world: World): PipelineDeps {
@@ -58,6 +59,7 @@ export function depsOf(world: World): PipelineDeps {
     clock: () => world.now ?? 1_700_000_000_000,
     maxBodyBytes: 1024,
     unboundScrubMs: 3_600_000,
+    ...(world.accessTokens === undefined ? {} : { accessTokens: world.accessTokens }),
   };
 }
 

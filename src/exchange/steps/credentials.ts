@@ -14,8 +14,11 @@ export const credentials: Step = {
   name: 'credentials',
   run(flow) {
     if (flow.planned.length === 0) return undefined;
-    const limits = flow.planned.flatMap((p) => (p.scheme.needsBody === undefined ? [] : [p.scheme.needsBody]));
-    if (limits.length === 0 || !flow.input.body.present) return applyFrom(flow, 0);
+    const limits = flow.planned.flatMap((p) => {
+      if (p.scheme.needsBody !== undefined) return [p.scheme.needsBody];
+      return p.scheme.wantsBody?.(flow.request) === true ? [flow.deps.maxBodyBytes] : [];
+    });
+    if (limits.length === 0 || !flow.input.body.present || flow.request.body !== undefined) return applyFrom(flow, 0);
     return readBody(flow, Math.min(flow.deps.maxBodyBytes, ...limits)).then(() => applyFrom(flow, 0));
   },
 };
@@ -49,16 +52,37 @@ function place(flow: Flow, p: PlannedToken): Promise<void> | undefined {
     throw new GatewayError('GW_SECRET_UNAVAILABLE', 'secret could not be decrypted');
   }
   const done = (forms: Reflection[]): void => {
-    flow.reflections.push({ real: plain, standIn: p.found.token }, ...forms);
+    // knownForms too: what the value makes known besides itself (an OAuth2 client secret).
+    flow.reflections.push({ real: plain, standIn: p.found.token }, ...forms, ...(p.scheme.knownForms?.(plain, p.found.token) ?? []));
     flow.exchange.credentialApplied({ secretId: secret.id, secretName: secret.name, version, placement: p.scheme.describe() });
   };
-  const forms = p.scheme.apply(flow.request, p.found, plain);
-  if (forms instanceof Promise) return forms.then(done);
+  // A scheme that refuses (a signature that does not verify, a failed token exchange) is named in the log.
+  const refused = (e: unknown): never => {
+    flow.exchange.secrets = [label(p.resolution)];
+    throw e;
+  };
+  const ctx = { secretId: secret.id, environment: flow.sandbox.environment, version, accessTokens: flow.deps.accessTokens };
+  let forms: Reflection[] | Promise<Reflection[]>;
+  try {
+    forms = p.scheme.apply(flow.request, p.found, plain, ctx);
+  } catch (e) {
+    return refused(e);
+  }
+  if (forms instanceof Promise) return forms.then(done, refused);
   done(forms);
   return undefined;
 }
 
 function locationKey(f: FoundToken): string {
   const l = f.location;
-  return l.kind === 'query' ? `q${l.paramIndex}` : `${l.kind}${l.index}`;
+  switch (l.kind) {
+    case 'query':
+      return `q${l.paramIndex}`;
+    case 'path':
+      return `p${l.segment}`;
+    case 'body':
+      return `b${l.format ?? ''}\u0000${l.field ?? ''}`;
+    default:
+      return `${l.kind}${l.index}`;
+  }
 }

@@ -2,6 +2,8 @@ import { GatewayError, type GatewayErrorCode } from '../../errors.js';
 import type { TokenResolution } from '../../model/secrets.js';
 import { matchesAnyPattern } from '../../policy/host-pattern.js';
 import { schemeFor } from '../../swap/scheme-spec.js';
+import { MAX_TOKEN_PREFIX, TOKEN_CORE_LENGTH } from '../../model/token-format.js';
+import type { FoundToken } from '../../swap/types.js';
 import type { Flow, PlannedToken } from '../flow.js';
 import type { Step } from '../pipeline.js';
 
@@ -13,6 +15,7 @@ import type { Step } from '../pipeline.js';
 export const plan: Step = {
   name: 'plan',
   run(flow) {
+    flow.found = flow.found.flatMap((f) => (f.optIn !== true ? [f] : (optInToken(flow, f) ?? [])));
     if (flow.found.length === 0) return;
     const { lookups, schemes } = flow.deps;
     const sandboxId = flow.sandbox.id;
@@ -40,6 +43,31 @@ export const plan: Step = {
     flow.planned = planned;
   },
 };
+
+/**
+ * A token in an opt-in place (path, body) counts only when it is this sandbox's and its secret's
+ * scheme searches that place. Then, out of scope it is misuse like any token; in scope but away
+ * from the scheme's own spot (another body field) it is left alone: conversation histories quote
+ * stand-ins, and the upstream gets the stand-in, which is worthless off this sandbox's connection.
+ * Text can run into the token there (Telegram's `/bot<token>/`): the finder widened it over every
+ * token character, so the shorter forms are tried too, down to the bare core.
+ */
+function optInToken(flow: Flow, f: FoundToken): FoundToken | undefined {
+  if (f.malformed) return undefined;
+  const core = f.token.length - TOKEN_CORE_LENGTH;
+  for (let from = 0; from <= core; from++) {
+    if (core - from > MAX_TOKEN_PREFIX) continue;
+    const token = f.token.slice(from);
+    const r = flow.deps.lookups.resolveToken(token);
+    if (r === undefined || r.sandboxId !== flow.sandbox.id) continue;
+    const found = token === f.token ? f : { ...f, token };
+    const scheme = schemeFor(r.secret.scheme, flow.deps.schemes);
+    if (!(scheme.searches ?? []).includes(f.location.kind)) return undefined;
+    const counts = !matchesAnyPattern(r.secret.hosts, flow.input.target) || scheme.accepts(flow.request, found);
+    return counts ? found : undefined;
+  }
+  return undefined;
+}
 
 function refuse(flow: Flow, code: GatewayErrorCode, detail: string, culprits: readonly PlannedToken[]): never {
   flow.exchange.secrets = [...new Set(culprits.map((p) => label(p.resolution)))];

@@ -1,7 +1,11 @@
 import type { PlacementData } from '../../model/secrets.js';
 import { basic } from './basic.js';
+import { body } from './body.js';
 import { bearer } from './bearer.js';
 import { header } from './header.js';
+import { oauth2 } from './oauth2.js';
+import { path } from './path.js';
+import { sigv4 } from './sigv4.js';
 import { query } from './query.js';
 import type { SchemeDefinition } from './scheme.js';
 
@@ -29,4 +33,8 @@ export const SCHEMES: SchemeRegistry = createRegistry([
   register(basic),
   register(header),
   register(query),
+  register(path),
+  register(body),
+  register(oauth2),
+  register(sigv4),
 ]);

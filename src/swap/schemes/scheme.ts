@@ -1,8 +1,10 @@
+import type { Transform } from 'node:stream';
 import type { HeaderList } from '../../model/headers.js';
 import type { PlacementData } from '../../model/secrets.js';
 import type { Target } from '../../model/target.js';
 import type { QueryParam } from '../find-tokens.js';
-import type { FoundToken } from '../types.js';
+import type { AccessTokenSource } from '../access-tokens.js';
+import type { FoundToken, TokenLocation } from '../types.js';
 
 /** A form of the real value that may come back in a response, and what replaces it there. */
 export interface Reflection {
@@ -26,6 +28,23 @@ export interface CredentialRequest {
   body?: Buffer;
   /** Runs `sign` after every credential is placed and the headers are final (signing.ts). */
   addSigner(sign: (req: CredentialRequest) => void | Promise<void>): void;
+  /**
+   * Streams the body through a transform made when it is sent (forward.ts), for a scheme that
+   * rewrites the body as it goes without holding it (SigV4's signed chunks). One per request.
+   */
+  transformBody(make: () => Transform): void;
+}
+
+/**
+ * Which stored credential is being applied, and the gateway services a scheme may call (an
+ * OAuth2 token exchange). Ids and numbers only: the value is `apply`'s own argument.
+ */
+export interface ApplyContext {
+  readonly secretId: string;
+  readonly environment: string;
+  readonly version: number;
+  /** Access tokens fetched by the gateway; absent where no token exchange is wired (unit tests). */
+  readonly accessTokens?: AccessTokenSource;
 }
 
 /**
@@ -36,13 +55,20 @@ export interface CredentialRequest {
  */
 export interface Scheme {
   accepts(req: CredentialRequest, found: FoundToken): boolean;
-  apply(req: CredentialRequest, found: FoundToken, value: string): Reflection[] | Promise<Reflection[]>;
+  apply(req: CredentialRequest, found: FoundToken, value: string, ctx: ApplyContext): Reflection[] | Promise<Reflection[]>;
   /** Human description with the value redacted. */
   describe(): string;
   /** Stand-ins in places the generic finder does not search (a path segment, a body field). */
   find?(req: CredentialRequest): FoundToken[];
+  /**
+   * Opt-in places (the path, the body) where this placement's stand-ins are looked for: a token
+   * found there counts only for a secret whose scheme names the place (plan.ts).
+   */
+  readonly searches?: readonly TokenLocation['kind'][];
   /** The body limit in bytes when this placement needs the request body; absent when it does not. */
   readonly needsBody?: number;
+  /** Asks for the body of this request only (bounded by the gateway's limit): SigV4 without a payload hash. */
+  wantsBody?(req: CredentialRequest): boolean;
   /**
    * Forms of the value the sandbox could learn from a response without any request of its own
    * (a fixed Basic user makes the whole `user:value` pair known): scrubbed whenever the secret is.
