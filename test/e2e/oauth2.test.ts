@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeHome, runClient, startServe, type ServeProcess } from '../helpers/serve.js';
+import { removeHome, runClient, startServe, type ServeProcess, databaseText } from '../helpers/serve.js';
 import { CERTS, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // OAuth2 against a real OAuth2 server package (oauth2-mock-server, over HTTPS): the gateway
@@ -137,13 +137,7 @@ describe('oauth2 with real clients', () => {
     const stdout = gw.stdout();
     const stderr = gw.stderr();
     expect(await gw.stop()).toBe(0);
-    const db = ['standin.db', 'standin.db-wal'].map((f) => {
-      try {
-        return readFileSync(join(gw.home, f)).toString('latin1');
-      } catch {
-        return '';
-      }
-    }).join('');
+    const db = databaseText(gw.home);
     for (const text of [stdout, stderr, log.stdout, db]) for (const s of secrets()) expect(text).not.toContain(s);
   });
 });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeHome, runClient, startServe, type ServeProcess } from '../helpers/serve.js';
+import { removeHome, runClient, startServe, type ServeProcess, databaseText } from '../helpers/serve.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Path and body placements with real clients configured only by `standin sandbox env`: curl calls
@@ -97,13 +97,7 @@ describe('path and body schemes with real clients', () => {
   it('the values are in no output of the gateway, its log or its database', async () => {
     const log = gw.cli(['log', '--json']);
     expect(await gw.stop()).toBe(0);
-    const db = ['standin.db', 'standin.db-wal'].map((f) => {
-      try {
-        return readFileSync(join(gw.home, f)).toString('latin1');
-      } catch {
-        return '';
-      }
-    }).join('');
+    const db = databaseText(gw.home);
     for (const text of [gw.stdout(), gw.stderr(), log.stdout, db]) for (const v of Object.values(REAL)) expect(text).not.toContain(v);
   });
 });

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeApis, type FakeApis } from '../helpers/fake-apis.js';
-import { CLI, removeHome, runClient, startServe, type ServeProcess } from '../helpers/serve.js';
+import { CLI, removeHome, runClient, startServe, type ServeProcess, databaseText } from '../helpers/serve.js';
 
 // The official SDKs, unmodified apart from their base URL, run with nothing but `standin run`'s
 // environment (no proxy or CA configuration of their own) against local fakes of each API: the
@@ -111,13 +111,7 @@ describe('official SDKs with only `standin run`', () => {
       for (const r of named) expect(r.host).toBe(HOSTS[provider as keyof typeof HOSTS]);
     }
     expect(await gw.stop()).toBe(0);
-    const db = ['standin.db', 'standin.db-wal'].map((f) => {
-      try {
-        return readFileSync(join(gw.home, f)).toString('latin1');
-      } catch {
-        return '';
-      }
-    }).join('');
+    const db = databaseText(gw.home);
     for (const value of Object.values(REAL)) {
       for (const text of [gw.stdout(), gw.stderr(), log.stdout, db]) expect(text).not.toContain(value);
     }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../control/http.js';
-import { removeHome, ROOT, runClient, startServe, type ServeProcess } from '../helpers/serve.js';
+import { removeHome, ROOT, runClient, startServe, type ServeProcess, databaseText } from '../helpers/serve.js';
 import { CERTS, TEST_CA, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // AWS SigV4 with real clients — boto3, the AWS CLI, @aws-sdk/client-s3 — configured only by
@@ -195,13 +195,7 @@ describe('SigV4 with real AWS clients', () => {
     expect(swapped.length).toBeGreaterThanOrEqual(10);
     for (const x of swapped) expect(['aws-prod@1', 'aws-temp@1']).toContain(x.secrets[0]);
     expect(await gw.stop()).toBe(0);
-    const db = ['standin.db', 'standin.db-wal'].map((f) => {
-      try {
-        return readFileSync(join(gw.home, f)).toString('latin1');
-      } catch {
-        return '';
-      }
-    }).join('');
+    const db = databaseText(gw.home);
     for (const text of [gw.stdout(), gw.stderr(), log.stdout, db]) expectNoReal(text);
   });
 });

@@ -84,6 +84,19 @@ export async function startServe(upstreamPort: number, hosts: string[], extraArg
   };
 }
 
+/** The database files of a home as text (latin1), to prove that no value was stored in clear. */
+export function databaseText(home: string): string {
+  return ['standin.db', 'standin.db-wal']
+    .map((f) => {
+      try {
+        return readFileSync(join(home, f)).toString('latin1');
+      } catch {
+        return '';
+      }
+    })
+    .join('');
+}
+
 export function removeHome(home: string): void {
   rmSync(home, { recursive: true, force: true });
 }
