@@ -45,6 +45,7 @@ const CODES = {
   GW_TOO_MANY_CONNECTIONS: { status: 429, decision: 'denied', title: 'Too many open connections for this sandbox' },
   GW_TIMEOUT: { status: 408, decision: 'error', title: 'Client was too slow' },
   GW_CLIENT_ABORTED: { status: 499, decision: 'error', title: 'Client closed the connection' },
+  GW_CHECK_ONLY: { status: 200, decision: 'allowed', title: 'Self-test answered by the gateway; nothing was forwarded' },
   GW_INTERNAL: { status: 500, decision: 'error', title: 'Internal gateway error' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -24,6 +24,7 @@ export type {
   ProviderMeta,
   RevealedSecret,
   Role,
+  SandboxCheck,
   SandboxCreated,
   SandboxEnv,
   SandboxMeta,

@@ -9,6 +9,7 @@ import type { CliContext } from './context.js';
 import { isoTime, out, printJson, printTable } from './output.js';
 import { checkProxyAddress, formatEnv, parseEnvFormat } from '../sandbox-env/env.js';
 import { loadSandboxEnv } from './load-sandbox-env.js';
+import { registerSandboxCheck } from './sandbox-check.js';
 
 /** `standin sandbox ...`: identities that connect through the gateway, and their bindings. */
 export function registerSandbox(program: Command, ctx: CliContext): void {
@@ -111,6 +112,8 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
       const format = parseEnvFormat(o.format);
       process.stdout.write(formatEnv(await loadSandboxEnv(ctx, name, o.proxy), format));
     });
+
+  registerSandboxCheck(sandbox, ctx);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { checkBindings } from '../sandbox-env/check.js';
 import { checkProxyAddress, sandboxEnv } from '../sandbox-env/env.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
@@ -12,6 +13,32 @@ import { ControlError } from './problem.js';
 import { route, type Route } from './route.js';
 import { Ref, Sandbox, SandboxCreated, SandboxEnv } from './schemas.js';
 import type { SandboxMeta } from './wire.js';
+
+const CHECK = Type.Object(
+  {
+    proxy: Type.Optional(Type.String({ maxLength: 300, description: 'HOST:PORT of the gateway to test through (default: where the proxy listens)' })),
+    caFile: Type.Optional(Type.String({ maxLength: 4096, description: "the CA bundle the sandbox's trust variables point at (default: the home's bundle)" })),
+  },
+  { additionalProperties: false },
+);
+const CHECK_REPORT = Type.Object({
+  sandbox: Type.String(),
+  ok: Type.Boolean(),
+  bindings: Type.Array(
+    Type.Object({
+      env: Type.String(),
+      secret: Type.String(),
+      scheme: Type.String(),
+      host: Type.String(),
+      swapped: Type.Boolean(),
+      applied: Type.Array(Type.Object({ secret: Type.String(), version: Type.Integer(), placement: Type.String() })),
+      caTrusted: Type.Boolean(),
+      problem: Type.Optional(Type.String()),
+      code: Type.Optional(Type.String()),
+      requestId: Type.Optional(Type.String()),
+    }),
+  ),
+}, { description: 'Per binding: whether the gateway would apply the credential and where, and whether the CA bundle trusts it.' });
 
 const PROXY_DESCRIPTION = 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)';
 
@@ -139,6 +166,22 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
       handle: (ctx) => {
         const s = requireSandbox(ctx.store, ctx.params.name);
         return { status: 200, json: env(ctx.store, s.name, ctx.query) };
+      },
+    }),
+    route({
+      method: 'POST', path: '/v1/sandboxes/:name/check', roles: ['admin', 'operator'], operationId: 'checkSandbox', body: CHECK,
+      summary: "Self-test each binding through the gateway as the sandbox: would the swap happen, where, and does the sandbox's CA trust hold (nothing is forwarded)",
+      success: { status: 200, schema: CHECK_REPORT }, mutating: false,
+      handle: async (ctx) => {
+        const s = requireSandbox(ctx.store, ctx.params.name);
+        const proxy = ctx.body.proxy ?? deps.proxyAddress();
+        if (proxy === undefined) throw new ControlError('CTL_NOT_READY', 'the proxy is not listening yet');
+        const bindings = ctx.store.listBindings(s.name).flatMap((b) => {
+          const secret = ctx.store.getSecret(b.secretName);
+          return secret === undefined ? [] : [{ env: b.env, token: b.token, secret }];
+        });
+        const results = await checkBindings({ proxy, sandbox: s.name, proxyKey: ctx.store.proxyKey(s.name), caBundle: ctx.body.caFile ?? deps.caBundlePath }, bindings);
+        return { status: 200, json: { sandbox: s.name, ok: results.every((r) => r.swapped && r.caTrusted), bindings: results } };
       },
     }),
     route({

@@ -95,6 +95,7 @@ export const LogRowSchema = Type.Object(
     durationMs: Int,
     upstreamIp: NullableStr,
     errorCode: NullableStr,
+    complete: Type.Boolean({ description: 'false: forwarded and not yet ended (or the gateway stopped before it ended)' }),
   },
   { $id: 'LogRow' },
 );

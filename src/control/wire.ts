@@ -95,6 +95,8 @@ export interface LogRow {
   durationMs: number;
   upstreamIp: string | null;
   errorCode: string | null;
+  /** False while the exchange is still going (its row is written when the request is forwarded). */
+  complete: boolean;
 }
 
 export interface AuditEntry {
@@ -116,4 +118,22 @@ export interface Problem {
   detail?: string;
   /** Every invalid field of a request body, when the body was refused. */
   problems?: { field: string; message: string }[];
+}
+
+/** `POST /v1/sandboxes/NAME/check`: per binding, whether the gateway would apply it and where. */
+export interface SandboxCheck {
+  sandbox: string;
+  ok: boolean;
+  bindings: {
+    env: string;
+    secret: string;
+    scheme: string;
+    host: string;
+    swapped: boolean;
+    applied: { secret: string; version: number; placement: string }[];
+    caTrusted: boolean;
+    problem?: string;
+    code?: string;
+    requestId?: string;
+  }[];
 }

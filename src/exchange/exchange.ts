@@ -82,6 +82,16 @@ export class Exchange {
     if (this.status === 0) this.status = err.status;
   }
 
+  /**
+   * The gateway answered a self-test itself (`sandbox check`): decided like any request, never
+   * forwarded. The decision stays what the pipeline made it; the code says nothing left.
+   */
+  answeredAsCheck(err: GatewayError): void {
+    this.error = err;
+    this.status = err.status;
+    this.address = null;
+  }
+
   credentialApplied(c: AppliedCredential): void {
     if (!this.applied.some((a) => a.secretId === c.secretId)) this.applied.push(c);
     this.decision = 'swapped';

@@ -46,6 +46,7 @@ export interface NetLogQuery {
 
 export interface StoredNetLogRow extends NetLogRow {
   id: number; // row id, increasing
+  complete: boolean;
 }
 
 export interface NetLogWriter {

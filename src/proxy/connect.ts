@@ -4,7 +4,9 @@ import { TLSSocket } from 'node:tls';
 import { GatewayError } from '../errors.js';
 import { checkEgress } from '../policy/egress.js';
 import { parseConnectAuthority } from '../policy/target.js';
-import type { Target } from '../model/target.js';
+import type { CheckedAddress, Target } from '../model/target.js';
+import type { SandboxInfo } from '../model/secrets.js';
+import { matchesAnyPattern } from '../policy/host-pattern.js';
 import { authenticate } from './authenticate.js';
 import type { HeadDeadline, ProxyDeps, TunnelContext } from './deps.js';
 import { Exchange } from '../exchange/exchange.js';
@@ -50,8 +52,9 @@ export function handleConnect(
     if (!target) throw new GatewayError('GW_BAD_TARGET');
     const release = deps.connections.acquire(sandbox.id);
     socket.once('close', release);
-    const address = await checkEgress(sandbox, target, 443, deps.pipeline.resolver, deps.pipeline.self);
-    record.address = address;
+    const check = req.headers['standin-check'] === '1';
+    const address = check ? checkOnly(sandbox, target) : await checkEgress(sandbox, target, 443, deps.pipeline.resolver, deps.pipeline.self);
+    if (!check) record.address = address;
     const context = await deps.leaves.get(target.host);
     if (socket.destroyed) {
       release();
@@ -87,7 +90,7 @@ export function handleConnect(
       clearTimeout(setupTimer);
       const firstRequestDeadline = socketDeadline(tls, () => record.fail(new GatewayError('GW_TIMEOUT', 'no request')));
       firstRequestDeadline.arm(deps.limits.firstRequestMs);
-      tunnel = { sandbox, target, address, firstRequestDeadline, requests: 0 };
+      tunnel = { sandbox, target, address, firstRequestDeadline, requests: 0, check };
       tunnelCount.open += 1;
       tls.once('close', () => (tunnelCount.open -= 1));
       serve(tls, tunnel);
@@ -96,6 +99,17 @@ export function handleConnect(
     if (sandboxName === null && !(e instanceof GatewayError)) deps.logger.error({ err: e }, 'connect handling failed');
     refuse(e);
   });
+}
+
+/**
+ * A self-test tunnel still obeys the sandbox's egress policy, but resolves nothing: no address is
+ * ever connected to (the unspecified address stands in, and every request is answered locally).
+ */
+function checkOnly(sandbox: SandboxInfo, target: Target): CheckedAddress {
+  if (sandbox.allowHosts.length > 0 && !matchesAnyPattern(sandbox.allowHosts, target)) {
+    throw new GatewayError('GW_EGRESS_DENIED', 'host outside the sandbox egress policy');
+  }
+  return { address: '0.0.0.0', family: 4 };
 }
 
 /** One timer per tunnel that destroys the socket when it fires. */

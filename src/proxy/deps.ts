@@ -69,6 +69,12 @@ export interface TunnelContext {
   firstRequestDeadline: HeadDeadline;
   /** Requests seen on this tunnel (a tunnel with none is logged as a CONNECT row). */
   requests: number;
+  /**
+   * A self-test tunnel (`Standin-Check: 1` on CONNECT, what `sandbox check` opens): its requests
+   * go through the whole pipeline and are answered by the gateway with what it would have sent,
+   * never forwarded; no DNS or address check is made, since nothing is ever connected to.
+   */
+  check: boolean;
 }
 
 export interface HeadDeadline {

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import got, { RequestError, type Got, type Method } from 'got';
-import type { AuditEntry, Decision, LogRow, Problem, ProviderMeta, RevealedSecret, SandboxCreated, SandboxEnv, SandboxMeta, SecretMeta } from '../control/wire.js';
+import type { AuditEntry, Decision, LogRow, Problem, ProviderMeta, RevealedSecret, SandboxCheck, SandboxCreated, SandboxEnv, SandboxMeta, SecretMeta } from '../control/wire.js';
 
 /**
  * TypeScript client for the standin control API (what a sandbox runtime's sidecar uses).
@@ -185,6 +185,9 @@ export class StandinClient {
     bind: (name: string, envVar: string, secret: string): Promise<SandboxMeta> =>
       this.#call({ method: 'PUT', path: `/v1/sandboxes/${enc(name)}/bindings/${enc(envVar)}`, json: { secret } }),
     unbind: (name: string, envVar: string): Promise<SandboxMeta> => this.#call({ method: 'DELETE', path: `/v1/sandboxes/${enc(name)}/bindings/${enc(envVar)}` }),
+    /** Self-tests each binding through the gateway as the sandbox (nothing is forwarded). */
+    check: (name: string, options: { proxy?: string; caFile?: string } = {}): Promise<SandboxCheck> =>
+      this.#call({ method: 'POST', path: `/v1/sandboxes/${enc(name)}/check`, json: options }),
     /** Deletes the sandbox: its proxy credential and tokens stop working at once. */
     delete: (name: string): Promise<void> => this.#call({ method: 'DELETE', path: `/v1/sandboxes/${enc(name)}` }),
   };
@@ -203,10 +206,11 @@ export class StandinClient {
      * Polls until `predicate` holds for the rows matching `q` (rows are written in batches, a few
      * tens of ms after the request ends); returns them, or throws after `timeoutMs`.
      */
+    /** Polls until `predicate` holds for the rows of exchanges that have ended (complete rows). */
     waitFor: async (q: LogQuery, predicate: (rows: LogRow[]) => boolean, timeoutMs = 5_000): Promise<LogRow[]> => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const rows = await this.log.query(q);
+        const rows = (await this.log.query(q)).filter((r) => r.complete !== false);
         if (predicate(rows)) return rows;
         if (Date.now() > deadline) throw new StandinConnectionError('log.waitFor: timed out', 'ETIMEDOUT');
         await new Promise((r) => setTimeout(r, 50));

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import type { PlacementData, SchemeSpec } from '../model/secrets.js';
 import { SCHEMES, type SchemeRegistry } from './schemes/registry.js';
-import { printable, type CredentialRequest, type Scheme } from './schemes/scheme.js';
+import { printable, type CredentialRequest, type SampleRequest, type Scheme } from './schemes/scheme.js';
 import type { FoundToken } from './types.js';
 
 /**
@@ -86,6 +86,16 @@ export function schemeFor(spec: SchemeSpec, registry: SchemeRegistry = SCHEMES):
     return def !== undefined && placement !== undefined ? def.create(placement) : NOWHERE;
   });
   return schemes.length === 1 && schemes[0] !== undefined ? schemes[0] : anyOf(schemes);
+}
+
+/** The sample request of the first placement that can make one (`sandbox check`); undefined if none can. */
+export function sampleRequest(spec: SchemeSpec, token: string, registry: SchemeRegistry = SCHEMES): SampleRequest | undefined {
+  for (const p of placementsOf(spec)) {
+    const def = registry.get(p.kind);
+    const placement = def?.normalize(p);
+    if (def?.sample !== undefined && placement !== undefined) return def.sample(placement, token);
+  }
+  return undefined;
 }
 
 const NOWHERE: Scheme = { accepts: () => false, apply: () => [], describe: () => 'invalid scheme' };

@@ -8,6 +8,7 @@ import type { ProxyDeps, TunnelContext } from '../deps.js';
 import { forward, hasBody } from '../forward.js';
 import { asGatewayError, sendProblem } from '../problem.js';
 import { h1Input } from './h1-input.js';
+import { answerCheck } from './check-answer.js';
 import { settle } from './settle.js';
 
 /**
@@ -24,7 +25,11 @@ export function handleTunnelRequest(deps: ProxyDeps, ctx: TunnelContext, req: In
   const input = h1Input(ex, ctx.sandbox, ctx.target, ctx.address, req, req.url ?? '', res);
   settle(
     () => decide(input, deps.pipeline),
-    (fwd) => send(deps, ex, ctx.sandbox.id, fwd, req, res),
+    (fwd) => {
+      if (!ctx.check) return send(deps, ex, ctx.sandbox.id, fwd, req, res);
+      req.resume();
+      answerCheck(ex, fwd, res);
+    },
     (e) => refuse(deps, ex, e, req, res),
   );
 }

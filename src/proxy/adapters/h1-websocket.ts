@@ -36,7 +36,13 @@ export function handleTunnelUpgrade(deps: ProxyDeps, ctx: TunnelContext, req: In
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw new GatewayError('GW_BAD_REQUEST', 'only WebSocket upgrades are relayed');
       return decide(h1Input(ex, ctx.sandbox, ctx.target, ctx.address, req, req.url ?? ''), deps.pipeline);
     },
-    (fwd) => join(deps, ex, ctx, fwd, socket, head),
+    (fwd) => {
+      if (!ctx.check) return join(deps, ex, ctx, fwd, socket, head);
+      // A self-test tunnel never joins anything: the handshake's decision is the answer.
+      ex.answeredAsCheck(new GatewayError('GW_CHECK_ONLY'));
+      const body = JSON.stringify({ check: true, request_id: ex.id, decision: ex.decision, applied: ex.applied.map((a) => ({ secret: a.secretName, version: a.version, placement: a.placement })), forwarded: false });
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     (e) => {
       const err = asGatewayError(e);
       ex.fail(err);

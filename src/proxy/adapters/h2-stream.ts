@@ -10,6 +10,7 @@ import { forward } from '../forward.js';
 import { h2Sink } from '../h2-sink.js';
 import { asGatewayError, sendProblem } from '../problem.js';
 import { readWhole } from './read-body.js';
+import { answerCheck } from './check-answer.js';
 import { settle } from './settle.js';
 
 /**
@@ -40,7 +41,11 @@ export function handleH2Stream(deps: ProxyDeps, ctx: TunnelContext, req: Http2Se
   };
   settle(
     () => decide(input, deps.pipeline),
-    (fwd) => forward(deps, ex, ctx.sandbox.id, fwd, { stream: req, present }, sink),
+    (fwd) => {
+      if (!ctx.check) return forward(deps, ex, ctx.sandbox.id, fwd, { stream: req, present }, sink);
+      req.resume();
+      answerCheck(ex, fwd, sink);
+    },
     (e) => {
       const err = asGatewayError(e);
       if (err.code === 'GW_INTERNAL') deps.logger.error({ requestId: ex.id, err: e }, 'h2 stream handling failed');

@@ -31,6 +31,7 @@ export const basic: SchemeDefinition<BasicPlacement> = {
     return typeof p['user'] === 'string' && BASIC_USER.test(p['user']) ? { kind: 'basic', user: p['user'] } : undefined;
   },
   samePlace: () => true,
+  sample: (p, token) => ({ method: 'GET', path: '/', headers: [['Authorization', `Basic ${Buffer.from(`${p.user ?? 'standin-check'}:${token}`).toString('base64')}`]] }),
   create: ({ user }) => ({
     accepts(req, found) {
       if (found.location.kind !== 'basic') return false;

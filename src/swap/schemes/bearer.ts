@@ -18,6 +18,7 @@ export const bearer: SchemeDefinition<BearerPlacement> = {
   format: () => 'bearer',
   normalize: () => ({ kind: 'bearer' }),
   samePlace: () => true,
+  sample: (_p, token) => ({ method: 'GET', path: '/', headers: [['Authorization', `Bearer ${token}`]] }),
   create: () => ({
     accepts(req, found) {
       if (found.location.kind !== 'header' || found.location.name !== 'authorization') return false;

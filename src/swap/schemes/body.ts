@@ -42,6 +42,12 @@ export const body: SchemeDefinition<BodyPlacement> = {
   format: (p) => `body:${p.format}:${p.field}`,
   normalize: (p) => check(p['format'], p['field']),
   samePlace: (a, b) => a.format === b.format && a.field === b.field,
+  sample: (p, token) => {
+    if (p.format === 'form') return { method: 'POST', path: '/', headers: [['Content-Type', 'application/x-www-form-urlencoded']], body: `${encodeURIComponent(p.field)}=${token}` };
+    // A dotted path becomes nested objects: `auth.key` -> {"auth":{"key":"<token>"}}.
+    const doc = p.field.split('.').reverse().reduce<unknown>((inner, key) => ({ [key]: inner }), token);
+    return { method: 'POST', path: '/', headers: [['Content-Type', 'application/json']], body: JSON.stringify(doc) };
+  },
   create: ({ format, field }) => ({
     searches: ['body'],
     // The body is read by the find step under the gateway's own limit; this only says "read it".

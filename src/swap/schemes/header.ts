@@ -58,6 +58,7 @@ export const header: SchemeDefinition<HeaderPlacement> = {
     }
   },
   samePlace: (a, b) => a.header === b.header,
+  sample: (p, token) => ({ method: 'GET', path: '/', headers: [[p.header, p.template === undefined ? token : renderTemplate(p.template, token)]] }),
   create: ({ header: name, template }) => {
     const sentAsExpected = (sent: string, token: string): boolean =>
       template === undefined || sent === token || sent === renderTemplate(template, token);

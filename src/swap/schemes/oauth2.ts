@@ -25,6 +25,7 @@ export const oauth2: SchemeDefinition<OAuth2Placement> = {
   format: () => 'oauth2',
   normalize: () => ({ kind: 'oauth2' }),
   samePlace: () => true,
+  sample: (_p, token) => ({ method: 'GET', path: '/', headers: [['Authorization', `Bearer ${token}`]] }),
   create: () => ({
     accepts(req, found) {
       if (found.location.kind !== 'header' || found.location.name !== 'authorization') return false;

@@ -24,6 +24,7 @@ export const path: SchemeDefinition<PathPlacement> = {
   format: () => 'path',
   normalize: () => ({ kind: 'path' }),
   samePlace: () => true,
+  sample: (_p, token) => ({ method: 'GET', path: `/standin-check/${token}`, headers: [] }),
   create: () => ({
     searches: ['path'],
     accepts: (_req, found) => found.location.kind === 'path',

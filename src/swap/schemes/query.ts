@@ -22,6 +22,7 @@ export const query: SchemeDefinition<QueryPlacement> = {
     return QUERY_PARAM.test(param) ? { kind: 'query', param } : undefined;
   },
   samePlace: (a, b) => a.param === b.param,
+  sample: (p, token) => ({ method: 'GET', path: `/?${encodeURIComponent(p.param)}=${token}`, headers: [] }),
   create: ({ param }) => ({
     accepts: (_req, found) => found.location.kind === 'query' && found.location.param === param,
     apply(req, found, value) {

@@ -91,6 +91,20 @@ export interface SchemeDefinition<P extends PlacementData = PlacementData> {
   /** Whether two placements claim the same spot (and so cannot both be given). */
   samePlace(a: P, b: P): boolean;
   create(p: P): Scheme;
+  /**
+   * A request that carries `token` where this placement puts the credential, as a client would
+   * send it: what `sandbox check` sends through the gateway. Absent when no such request can be
+   * made without the client's own work (a signature).
+   */
+  sample?(p: P, token: string): SampleRequest;
+}
+
+/** A request a client would send with a stand-in in its place (origin-form path, no Host). */
+export interface SampleRequest {
+  method: string;
+  path: string;
+  headers: [string, string][];
+  body?: string;
 }
 
 export function headerAt(req: CredentialRequest, index: number): string {
