@@ -1,0 +1,84 @@
+import type { Db } from '../store/database.js';
+import { CANONICAL_COLUMNS, chainAnchor, rowHash } from './chain.js';
+
+export interface ChainProblem {
+  kind: 'changed' | 'removed';
+  /** The chain position where it shows, and the row there (absent when the row is gone). */
+  seq: number;
+  id?: number;
+  requestId?: string;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** Rows that verified. */
+  verified: number;
+  /** Where verification started: 0, or the position retention last cut at. */
+  anchor: number;
+  head: { seq: number; hash: string };
+  /** Rows outside the chain: not yet completed, or written before the chain existed. */
+  unsealed: number;
+  first?: ChainProblem;
+  problems: number;
+}
+
+interface Row {
+  id: number;
+  chain_seq: number;
+  request_id: string;
+  hash: string;
+  canonical: string;
+}
+
+/**
+ * `log verify`: walks the chain from its anchor in position order, recomputing each hash. A row
+ * whose content (or position) changed no longer matches its hash; a missing position is a removed
+ * row. After a problem the walk goes on from the stored hash, so one edit is reported once.
+ */
+export function verifyChain(db: Db): VerifyReport {
+  const anchor = chainAnchor(db);
+  let expected = anchor.seq + 1;
+  let prev = anchor.hash;
+  let verified = 0;
+  let problems = 0;
+  let first: ChainProblem | undefined;
+  const note = (p: ChainProblem): void => {
+    problems++;
+    first ??= p;
+  };
+  const rows = db
+    .prepare(
+      `SELECT id, chain_seq, request_id, hash, ${CANONICAL_COLUMNS} AS canonical FROM network_log WHERE chain_seq > ? ORDER BY chain_seq`,
+    )
+    .iterate(anchor.seq) as IterableIterator<Row>;
+  for (const r of rows) {
+    if (r.chain_seq !== expected) {
+      note({
+        kind: 'removed',
+        seq: expected,
+        message:
+          r.chain_seq - expected === 1
+            ? `the row at position ${expected} was removed (the next row present is ${r.chain_seq}, id ${r.id})`
+            : `rows at positions ${expected}-${r.chain_seq - 1} were removed (the next row present is ${r.chain_seq}, id ${r.id})`,
+      });
+    }
+    if (rowHash(prev, r.canonical) === r.hash) {
+      verified++;
+    } else {
+      note({
+        kind: 'changed',
+        seq: r.chain_seq,
+        id: r.id,
+        requestId: r.request_id,
+        message: `row ${r.id} (request ${r.request_id}, position ${r.chain_seq}) does not match its hash: it was changed, or moved from another position`,
+      });
+    }
+    prev = r.hash;
+    expected = r.chain_seq + 1;
+  }
+  const unsealed = (db.prepare('SELECT COUNT(*) AS n FROM network_log WHERE chain_seq IS NULL').get() as { n: number }).n;
+  const report: VerifyReport = { ok: problems === 0, verified, anchor: anchor.seq, head: { seq: expected - 1, hash: prev }, unsealed, problems };
+  if (first !== undefined) report.first = first;
+  return report;
+}
