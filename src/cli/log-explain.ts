@@ -4,6 +4,7 @@ import { explainRow } from '../netlog/explain.js';
 import { getNetLogRecord } from '../netlog/query.js';
 import { escapeForTerminal } from '../netlog/sanitize.js';
 import type { CliContext } from './context.js';
+import { withParent } from './log-filters.js';
 import { out, printJson } from './output.js';
 
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -14,7 +15,8 @@ export function registerLogExplain(log: Command, ctx: CliContext): void {
     .command('explain <requestId>')
     .description('one request in plain words: what happened, why, and what to change')
     .option('--json', 'one JSON document (the explanation and the row)')
-    .action((requestId: string, o: { json?: boolean }) => {
+    .action((requestId: string, own: { json?: boolean }, cmd: Command) => {
+      const o = withParent<{ json?: boolean }>(own, cmd);
       const id = requestId.trim();
       if (!REQUEST_ID.test(id)) throw new UsageError(`invalid request id '${escapeForTerminal(id.slice(0, 64))}': use the id a refusal or the log names`);
       const row = getNetLogRecord(ctx.db(), id.toLowerCase(), ctx.tenant());

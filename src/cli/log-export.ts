@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { iterateNetLog } from '../netlog/query.js';
 import type { StoredNetLogRow } from '../netlog/types.js';
 import type { CliContext } from './context.js';
-import { addFilterOptions, filtersToQuery, type FilterOptions } from './log-filters.js';
+import { addFilterOptions, type FilterOptions, filtersToQuery, withParent } from './log-filters.js';
 
 interface ExportOptions extends FilterOptions {
   format?: string;
@@ -22,7 +22,8 @@ const CSV_HEADER = [
 export function registerLogExport(log: Command, ctx: CliContext): void {
   addFilterOptions(log.command('export').description('every matching row, streamed, as JSON lines or CSV'))
     .option('--format <format>', 'jsonl | csv', 'jsonl')
-    .action(async (o: ExportOptions) => {
+    .action(async (own: ExportOptions, cmd: Command) => {
+      const o = withParent<ExportOptions>(own, cmd);
       const format = o.format ?? 'jsonl';
       if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`invalid --format '${format.slice(0, 32)}': use jsonl or csv`);
       const query = { ...filtersToQuery(o), tenant: ctx.tenant() };

@@ -73,3 +73,11 @@ export function filtersToQuery(o: FilterOptions, now: number = Date.now()): NetL
 function bad(flag: string, value: string, hint: string): UsageError {
   return new UsageError(`invalid ${flag} '${escapeForTerminal(value.slice(0, 64))}': ${hint}`);
 }
+
+/**
+ * A subcommand's options with those given to `log` itself: commander hands an option that both
+ * know (`log stats --since 1h`) to the parent, since global options may follow subcommands.
+ */
+export function withParent<T extends object>(own: T, cmd: Command): T {
+  return { ...(cmd.parent?.opts() ?? {}), ...own } as T;
+}

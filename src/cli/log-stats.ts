@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { netLogStats, type CountRow } from '../netlog/stats.js';
 import type { CliContext } from './context.js';
-import { addFilterOptions, filtersToQuery, type FilterOptions } from './log-filters.js';
+import { addFilterOptions, type FilterOptions, filtersToQuery, withParent } from './log-filters.js';
 import { out, printJson, printTable, type Column } from './output.js';
 
 interface StatsOptions extends FilterOptions {
@@ -23,7 +23,8 @@ const PAIRS = (title: string): readonly Column<{ key: string; requests: number }
 export function registerLogStats(log: Command, ctx: CliContext): void {
   addFilterOptions(log.command('stats').description('counts per sandbox and host, refusals by reason, bytes, swaps per secret@version'))
     .option('--json', 'one JSON document')
-    .action((o: StatsOptions) => {
+    .action((own: StatsOptions, cmd: Command) => {
+      const o = withParent<StatsOptions>(own, cmd);
       const query = { ...filtersToQuery(o), tenant: ctx.tenant() };
       const s = netLogStats(ctx.db(), query);
       if (o.json === true) {

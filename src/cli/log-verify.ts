@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { RuntimeError } from '../errors.js';
 import { verifyChain } from '../netlog/verify.js';
 import type { CliContext } from './context.js';
+import { withParent } from './log-filters.js';
 import { out, printJson } from './output.js';
 
 /**
@@ -13,7 +14,8 @@ export function registerLogVerify(log: Command, ctx: CliContext): void {
     .command('verify')
     .description('check the hash chain: report the first row changed, removed or reordered')
     .option('--json', 'one JSON document')
-    .action((o: { json?: boolean }) => {
+    .action((own: { json?: boolean }, cmd: Command) => {
+      const o = withParent<{ json?: boolean }>(own, cmd);
       const r = verifyChain(ctx.db());
       if (o.json === true) printJson(r);
       else {

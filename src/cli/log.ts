@@ -42,9 +42,8 @@ const TENANT_COLUMN: Column<StoredNetLogRow> = { header: 'TENANT', value: (r) =>
  * subcommands (stats, export, explain, verify, ui) each live in their own log-*.ts file.
  */
 export function registerLog(program: Command, ctx: CliContext): void {
-  // Positional: `log stats --since 1h` gives --since to stats, not to the listing.
+  // Subcommands read filters given to `log` too (withParent): `log stats --since 1h` gives --since to log.
   const log = addFilterOptions(program.command('log').description('show the network log (and inspect it: stats, export, explain, verify, ui)'))
-    .enablePositionalOptions()
     .option('--limit <n>', 'the newest N rows (default 100)')
     .option('--json', 'one JSON object per line')
     .option('--follow', 'keep printing new rows until interrupted')
