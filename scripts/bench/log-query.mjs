@@ -69,6 +69,8 @@ const cases = [
   ['--status 500', q({ status: 500 })],
   ['--secret key3@2', q({ secret: 'key3@2' })],
   ['--method POST', q({ method: 'POST' })],
+  ['--secret nosuch (no match: every row looked at)', q({ secret: 'nosuch' })],
+  ["--host '*.nomatch.test' (no match: every row looked at)", q({ host: '*.nomatch.test' })],
   ['--since 15m', q({ since: now - 15 * 60_000 })],
   ['--since 2d --until 1d --sandbox sandbox-7', q({ sandbox: 'sandbox-7', since: now - 2 * 86_400_000, until: now - 86_400_000 })],
   ['--decision denied --host api8.openai.com --since 1d', q({ decision: 'denied', host: 'api8.openai.com', since: now - 86_400_000 })],

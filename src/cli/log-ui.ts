@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { RuntimeError, UsageError } from '../errors.js';
 import { startViewerServer } from '../control/viewer-server.js';
 import type { CliContext } from './context.js';
 import { out } from './output.js';
@@ -17,8 +17,13 @@ export function registerLogUi(log: Command, ctx: CliContext): void {
       if (o.port !== undefined && !/^\d{1,5}$/.test(o.port.trim())) throw new UsageError(`invalid --port '${o.port.slice(0, 16)}': use a number from 0 to 65535`);
       const port = o.port === undefined ? 0 : Number(o.port.trim());
       if (port > 65_535) throw new UsageError('invalid --port: use a number from 0 to 65535');
-      const viewer = await startViewerServer({ db: ctx.db(), tenant: ctx.tenant(), port });
-      out(`standin log viewer (tenant ${ctx.tenant()}): open ${viewer.url}`);
+      const db = ctx.db();
+      const tenant = ctx.tenant();
+      const viewer = await startViewerServer({ db, tenant, port }).catch((e: unknown) => {
+        const code = e instanceof Error && 'code' in e ? String(e.code) : 'unknown error';
+        throw new RuntimeError(`log ui cannot listen on 127.0.0.1:${port}: ${code}`);
+      });
+      out(`standin log viewer (tenant ${tenant}): open ${viewer.url}`);
       out('the link works once; press Ctrl-C to stop');
       await new Promise<void>((resolve) => {
         const stop = (): void => {

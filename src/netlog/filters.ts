@@ -47,14 +47,18 @@ export function netLogFilter(q: NetLogQuery): SqlFilter {
     params.method = q.method.toUpperCase();
   }
   if (q.secret !== undefined) {
-    // `name@version` names one version; a bare name, every version of that secret.
+    // `name@version` names one version; a bare name, every version of that secret. The LIKE over
+    // the JSON text is a cheap first cut (no row is parsed unless its text could match); json_each
+    // then decides exactly.
     const exact = q.secret.includes('@');
+    const like = q.secret.replace(/[\\%_]/g, (c) => `\\${c}`);
     where.push(
       exact
-        ? 'EXISTS (SELECT 1 FROM json_each(network_log.secrets) WHERE value = @secret COLLATE NOCASE)'
-        : "EXISTS (SELECT 1 FROM json_each(network_log.secrets) WHERE value LIKE @secret ESCAPE '\\')",
+        ? "secrets LIKE @secretText ESCAPE '\\' AND EXISTS (SELECT 1 FROM json_each(network_log.secrets) WHERE value = @secret COLLATE NOCASE)"
+        : "secrets LIKE @secretText ESCAPE '\\' AND EXISTS (SELECT 1 FROM json_each(network_log.secrets) WHERE value LIKE @secret ESCAPE '\\')",
     );
-    params.secret = exact ? q.secret : `${q.secret.replace(/[\\%_]/g, (c) => `\\${c}`)}@%`;
+    params.secret = exact ? q.secret : `${like}@%`;
+    params.secretText = exact ? `%"${like}"%` : `%"${like}@%`;
   }
   if (q.since !== undefined) {
     where.push('at >= @since');

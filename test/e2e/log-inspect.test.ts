@@ -51,10 +51,13 @@ afterAll(async () => {
 
 describe('log inspection', () => {
   it('filters the table, exports, counts, explains and verifies', async () => {
+    outputs.length = 0; // `sandbox create` printed the sandbox's own stand-ins, as it should
     ok(['secret', 'rotate', 'openai', '--value-stdin'], `${REAL}\n`);
     const token = env.OPENAI_API_KEY ?? '';
     expect((await curl(`https://api.standin.test:${port}/v1/models`, token)).code).toBe(0);
     expect((await curl(`https://api.standin.test:${port}/v1/<script>alert(1)</script>?q=secret-query`, token)).code).toBe(0);
+    // A stand-in and an escape sequence in the path (percent-encoded on the wire, as curl sends them).
+    expect((await curl(`https://api.standin.test:${port}/v2/${token}/%1b%5b31mred`, token)).code).toBe(0);
     const refused = await curl(`https://other.standin.test:${port}/v1/steal`, token);
     const problem = JSON.parse(refused.out) as { code: string; request_id?: string; requestId?: string };
     expect(problem.code).toBe('GW_TOKEN_SCOPE');
@@ -62,7 +65,9 @@ describe('log inspection', () => {
 
     // The table and its filters.
     const swapped = jsonLines(ok(['log', '--json', '--decision', 'swapped', '--host', '*.standin.test', '--method', 'get', '--since', '10m']));
-    expect(swapped.map((r) => r.path)).toEqual(['/v1/models', '/v1/<script>alert(1)</script>?q=[redacted]']);
+    expect(swapped.map((r) => r.path).slice(0, 2)).toEqual(['/v1/models', '/v1/<script>alert(1)</script>?q=[redacted]']);
+    expect(String(swapped[2]?.path)).toMatch(/^\/v2\/standin_[A-Za-z0-9]{4}\[redacted\]\/%1b%5b31mred$/);
+    expect(ok(['log', 'explain', String(swapped[2]?.requestId)])).toContain('/v2/standin_');
     expect(swapped.every((r) => (r.secrets as string[])[0] === 'openai@2')).toBe(true);
     expect(jsonLines(ok(['log', '--json', '--secret', 'openai@1'])).length).toBe(0);
     expect(jsonLines(ok(['log', '--json', '--status', '403'])).map((r) => r.errorCode)).toEqual(['GW_TOKEN_SCOPE']);
@@ -74,13 +79,13 @@ describe('log inspection', () => {
     // Stats.
     const stats = JSON.parse(ok(['log', 'stats', '--json', '--since', '1h'])) as { total: { requests: number; refused: number }; swaps: unknown[]; refusals: unknown[] };
     expect(stats.total).toMatchObject({ refused: 1 });
-    expect(stats.swaps).toEqual([{ key: 'openai@2', requests: 2 }]);
+    expect(stats.swaps).toEqual([{ key: 'openai@2', requests: 3 }]);
     expect(stats.refusals).toEqual([{ key: 'GW_TOKEN_SCOPE', requests: 1 }]);
     expect(ok(['log', 'stats'])).toContain('SWAPS (SECRET@VERSION)');
 
     // Export: JSON lines and CSV, same filters.
     const jsonl = jsonLines(ok(['log', 'export', '--format', 'jsonl', '--sandbox', 'agent']));
-    expect(jsonl.length).toBeGreaterThanOrEqual(3);
+    expect(jsonl.length).toBeGreaterThanOrEqual(4);
     const csv = ok(['log', 'export', '--format', 'csv', '--decision', 'token_misuse']).trim().split('\n');
     expect(csv[0]).toBe('id,request_id,at,tenant,sandbox,method,scheme,host,port,path,status,decision,secrets,bytes_in,bytes_out,duration_ms,upstream_ip,error_code,complete');
     expect(csv).toHaveLength(2);
@@ -107,8 +112,11 @@ describe('log inspection', () => {
     expect(tampered.code).toBe(1);
     expect(tampered.stderr).toMatch(new RegExp(`^standin: log verify: row \\d+ \\(request ${refusedId}, position \\d+\\) does not match its hash`));
 
-    // Nothing shown anywhere holds the value.
-    expect(outputs.join('\n') + gw.stdout() + gw.stderr()).not.toContain(REAL);
+    // Nothing shown anywhere holds the value, a whole stand-in, or a raw control character.
+    const shown = outputs.join('\n');
+    expect(shown + gw.stdout() + gw.stderr()).not.toContain(REAL);
+    expect(shown).not.toContain(token);
+    expect(shown).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
   }, 60_000);
 
   it('refuses bad filters with exit 2 and one line', () => {
