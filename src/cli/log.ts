@@ -65,7 +65,8 @@ export function registerLog(program: Command, ctx: CliContext): void {
         return;
       }
       // With --limit 0 nothing was shown, so following starts at the end, not at the beginning.
-      const start = rows.at(-1)?.id ?? (query.limit === 0 ? lastNetLogId(db) : 0);
+      // The listing is in time order; following goes by row id, from the largest one shown.
+      const start = rows.length > 0 ? Math.max(...rows.map((r) => r.id)) : query.limit === 0 ? lastNetLogId(db) : 0;
       await follow(db, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0, print);
     });
   registerLogStats(log, ctx);

@@ -40,11 +40,13 @@ export function createLogPruner(db: Db, policy: RetentionPolicy, clock: () => nu
     const last = (maxSeq.get() as { m: number | null }).m ?? start;
     // Over the count bound: chained rows first (the oldest positions); then rows outside the chain.
     let excess = Math.max(0, (countAll.get() as { n: number }).n - policy.maxRows);
-    const rows = chained.all(start, chunk) as { seq: number; at: number; hash: string }[];
     let upto = start;
     let hash = '';
-    for (const r of rows) {
+    let taken = 0;
+    // Stops at the first position to keep: usually the first one read.
+    for (const r of chained.iterate(start, chunk) as IterableIterator<{ seq: number; at: number; hash: string }>) {
       if (!(excess > 0 || r.at < cutoff) || r.seq > last) break;
+      taken++;
       upto = r.seq;
       hash = r.hash;
       if (excess > 0) excess--;
@@ -55,7 +57,8 @@ export function createLogPruner(db: Db, policy: RetentionPolicy, clock: () => nu
       anchor.run(now, upto, hash, deleted);
     }
     let loose = deleteLooseByAge.run(cutoff, chunk).changes;
-    if (excess > 0) {
+    // Rows outside the chain go by count only once the chain has nothing older to give.
+    if (excess > 0 && taken < chunk) {
       loose += deleteLooseOldest.run(Math.min(chunk, excess, (countLoose.get() as { n: number }).n)).changes;
     }
     return deleted + loose >= chunk;

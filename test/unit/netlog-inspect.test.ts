@@ -196,3 +196,25 @@ describe('explain', () => {
     expect(getNetLogRecord(db, r.requestId, 'acme')?.requestId).toBe(r.requestId);
   });
 });
+
+describe('table colour', () => {
+  it('colours decisions on a terminal only, after escaping, keeping the columns aligned', async () => {
+    const { renderTable, decisionColour, useColour } = await import('../../src/cli/output.js');
+    const cols = [
+      { header: 'DECISION', value: (r: { d: string }) => r.d, colour: (r: { d: string }) => decisionColour(r.d) },
+      { header: 'X', value: () => 'x' },
+    ];
+    const rows = [{ d: 'swapped' }, { d: 'token_misuse' }, { d: 'allowed' }];
+    expect(renderTable(cols, rows, true, false)).not.toContain('\x1b');
+    const coloured = renderTable(cols, rows, true, true).split('\n');
+    expect(coloured[1]).toBe('\x1b[32mswapped\x1b[0m       x');
+    expect(coloured[2]).toBe('\x1b[31mtoken_misuse\x1b[0m  x');
+    expect(coloured[3]).toBe('allowed       x');
+    // A value from a request cannot bring its own escape: it is escaped before colouring.
+    expect(renderTable(cols, [{ d: '\x1b[2J' }], false, true)).toBe('\\x1b[2J  x');
+    const tty = { isTTY: true } as NodeJS.WriteStream;
+    expect(useColour(tty, {})).toBe(true);
+    expect(useColour(tty, { NO_COLOR: '1' })).toBe(false);
+    expect(useColour({ isTTY: false } as NodeJS.WriteStream, {})).toBe(false);
+  });
+});
