@@ -5,6 +5,7 @@ import { querySchema } from './openapi.js';
 import { ControlError } from './problem.js';
 import { route, type Route } from './route.js';
 import { DECISIONS, StringEnum } from './schemas.js';
+import { LogExplanationSchema, LogStatsSchema } from './schemas-log.js';
 import { invalid } from './validation.js';
 import { VIEWER_HTML, VIEWER_CSS } from './viewer/page.js';
 import { VIEWER_JS } from './viewer/script.js';
@@ -50,7 +51,7 @@ export function logRoutes(deps: ControlDeps): Route[] {
   return [
     route({
       method: 'GET', path: '/v1/log/stats', roles: [...READERS], operationId: 'logStats', query: STATS_QUERY,
-      summary: 'Counts over the log: per sandbox and host, refusals by code, bytes, swaps per secret@version', success: { status: 200, media: 'application/json' }, mutating: false,
+      summary: 'Counts over the log: per sandbox and host, refusals by code, bytes, swaps per secret@version', success: { status: 200, schema: LogStatsSchema }, mutating: false,
       handle: (ctx) => {
         const p: LogParams = ctx.query;
         const stats = checkedQuery(() => viewStats(deps.db, p, ctx.caller.tenant, clock()));
@@ -59,7 +60,7 @@ export function logRoutes(deps: ControlDeps): Route[] {
     }),
     route({
       method: 'GET', path: '/v1/log/explain/:requestId', roles: [...READERS], operationId: 'explainLogRow',
-      summary: 'One request in plain words: what happened, why, what to change; with its full row', success: { status: 200, media: 'application/json' }, mutating: false,
+      summary: 'One request in plain words: what happened, why, what to change; with its full row', success: { status: 200, schema: LogExplanationSchema }, mutating: false,
       handle: (ctx) => {
         const view = viewExplain(deps.db, ctx.params.requestId ?? '', ctx.caller.tenant);
         if (view === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such request in this tenant\'s network log');

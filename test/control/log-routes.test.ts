@@ -85,7 +85,11 @@ describe('log routes', () => {
     expect(((await get('/v1/log/stats', keys.team)).json() as { total: { requests: number } }).total.requests).toBe(1);
     const e = await get('/v1/log/explain/00000000-0000-4000-8000-000000000002');
     expect(e.status).toBe(200);
-    expect((e.json() as { explanation: { summary: string } }).explanation.summary).toContain('scope rule');
+    const view = e.json() as { explanation: { summary: string }; row: Record<string, unknown> };
+    expect(view.explanation.summary).toContain('scope rule');
+    // The reply schema keeps every field of the row, its detail and its place in the chain.
+    expect(view.row).toMatchObject({ id: 2, status: 403, complete: true, chainSeq: 2, detail: { protocol: 'http/1.1', applied: [], scrubbed: false } });
+    expect(view.row.hash).toMatch(/^[0-9a-f]{64}$/);
     expect((await get('/v1/log/explain/00000000-0000-4000-8000-000000000002', keys.team)).status).toBe(404);
     expect((await get('/v1/log/explain/00000000-0000-4000-8000-000000000003', keys.team)).status).toBe(200);
     expect((await get('/v1/log/stats', null)).status).toBe(401);
