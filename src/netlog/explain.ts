@@ -113,6 +113,10 @@ export function explainRow(r: NetLogRecord): Explanation {
   } else if (r.decision === 'allowed') {
     summary = `Forwarded without a swap, answered ${r.status === 0 ? 'nothing' : r.status}.`;
     happened.push('No stand-in was found in the request headers (Basic credentials decoded) or query parameters, so nothing was swapped.');
+    // Scrubbed means a secret of this sandbox is scoped here: a swap was likely meant to happen.
+    if (d?.scrubbed === true) {
+      happened.push(`A secret of this sandbox is scoped to ${r.host}, yet the request carried none of its stand-ins: the program sent some other credential, or none.`);
+    }
     fix.push(
       'if a swap was expected: send the variable from standin sandbox env in a header or query parameter (bodies, cookies and paths are not searched), and check the program uses the proxy (HTTPS_PROXY) and the stand-in, not another key',
     );

@@ -15,6 +15,8 @@ export interface NetLogWriterOptions {
   /** Bounds on the table, applied after every `pruneEvery` rows written. */
   retention?: RetentionPolicy;
   pruneEvery?: number;
+  /** Rows deleted per pruning transaction (retention.ts PRUNE_CHUNK). */
+  pruneChunk?: number;
   clock?: () => number;
 }
 
@@ -48,7 +50,7 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   const maxQueue = Math.max(batchSize, options.maxQueue ?? DEFAULTS.maxQueue);
   const onError = options.onError ?? ((): void => undefined);
   const insert = db.prepare(INSERT);
-  const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock);
+  const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock, options.pruneChunk);
   const pruneEvery = Math.max(1, options.pruneEvery ?? 10_000);
   let sincePrune = 0;
   const canonical = canonicalOfParams(db);

@@ -188,6 +188,11 @@ describe('explain', () => {
     expect(b.fix).toEqual([]);
     const c = explainRow(queryNetLog(db, {}).map((r) => getNetLogRecord(db, r.requestId)!)[2]!);
     expect(c.happened.join(' ')).toContain('No stand-in was found');
+    expect(c.happened.join(' ')).not.toContain('yet the request carried none');
+    // The silent non-substitution: a secret is scoped here, and the request went out without its stand-in.
+    const silent = row({ detail: { protocol: 'http/1.1', applied: [], scrubbed: true } });
+    write([silent]);
+    expect(explainRow(getNetLogRecord(db, silent.requestId)!).happened.join(' ')).toContain('A secret of this sandbox is scoped to api.example.com, yet the request carried none of its stand-ins');
   });
   it('is bound to the tenant', () => {
     const r = row({ tenant: 'acme' });
@@ -216,5 +221,21 @@ describe('table colour', () => {
     expect(useColour(tty, {})).toBe(true);
     expect(useColour(tty, { NO_COLOR: '1' })).toBe(false);
     expect(useColour({ isTTY: false } as NodeJS.WriteStream, {})).toBe(false);
+  });
+});
+
+describe('retention in the writer', () => {
+  it('prunes one chunk per turn of the event loop, so writes and requests run in between', async () => {
+    const w = createNetLogWriter(db, { intervalMs: 60_000, retention: { maxRows: 10, maxAgeMs: 1e15 }, pruneEvery: 1, pruneChunk: 20 });
+    for (let i = 0; i < 100; i++) w.record(row());
+    w.flush();
+    const count = (): number => (db.prepare('SELECT COUNT(*) AS n FROM network_log').get() as { n: number }).n;
+    expect(count()).toBe(80); // the first chunk, synchronously after the batch
+    await new Promise((r) => setImmediate(r));
+    expect(count()).toBe(60); // the next one, a turn later
+    for (let k = 0; k < 10; k++) await new Promise((r) => setImmediate(r));
+    expect(count()).toBe(10);
+    expect(verifyChain(db)).toMatchObject({ ok: true, anchor: 90, verified: 10 });
+    w.close();
   });
 });
