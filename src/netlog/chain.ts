@@ -17,30 +17,21 @@ import type { Db } from '../store/database.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-// The columns a row's hash covers, in order. Their canonical text is SQLite's own json_array of
-// them, computed by SQLite both when sealing (from the values bound for the insert) and when
-// verifying (from the stored columns), so the two can only differ if the stored row did.
-const CHAINED = [
+// The columns a row's hash covers, in order. Their canonical text is the JSON array of their
+// values: built by the writer from the values it binds, and by `log verify` from the columns as
+// stored. The two agree because every value is an integer, null or a string SQLite stores as given:
+// paths, names and hosts are ASCII by the time they are logged, and detail is JSON.stringify's
+// own (well-formed) output.
+export const CHAINED_COLUMNS = [
   'chain_seq', 'request_id', 'at', 'tenant', 'sandbox', 'method', 'scheme', 'host', 'port', 'path', 'status',
   'decision', 'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'detail',
 ] as const;
 
-const INTEGER_COLUMNS = new Set<string>(['chain_seq', 'at', 'port', 'status', 'bytes_in', 'bytes_out', 'duration_ms']);
+/** The writer's parameter name of each chained column (`bytes_in` is `bytesIn`). */
+export const CHAINED_PARAMS: readonly string[] = CHAINED_COLUMNS.map((c) => c.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase()));
 
-/** SQL for the canonical text of a stored row (verification reads it with every row). */
-export const CANONICAL_COLUMNS = `json_array(${CHAINED.join(', ')})`;
-
-/** The canonical text of a row about to be written, from the named parameters of its insert. */
-export function canonicalOfParams(db: Db): (params: Record<string, string | number | null>) => string {
-  const camel = CHAINED.map((c) => `@${c.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase())}`);
-  // A JS number is bound as a REAL (json_array would write 5.0); the INTEGER columns store 5.
-  const exprs = camel.map((p, i) => (INTEGER_COLUMNS.has(CHAINED[i] ?? '') ? `CAST(${p} AS INTEGER)` : p));
-  const stmt = db.prepare(`SELECT json_array(${exprs.join(', ')})`).pluck();
-  return (params) => {
-    const picked: Record<string, string | number | null> = {};
-    for (const name of camel) picked[name.slice(1)] = params[name.slice(1)] ?? null;
-    return stmt.get(picked) as string;
-  };
+export function canonical(values: readonly unknown[]): string {
+  return JSON.stringify(values);
 }
 
 export function rowHash(prev: string, canonical: string): string {

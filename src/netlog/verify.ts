@@ -1,5 +1,5 @@
 import type { Db } from '../store/database.js';
-import { CANONICAL_COLUMNS, chainAnchor, rowHash } from './chain.js';
+import { canonical, CHAINED_COLUMNS, chainAnchor, rowHash } from './chain.js';
 
 export interface ChainProblem {
   kind: 'changed' | 'removed';
@@ -23,13 +23,8 @@ export interface VerifyReport {
   problems: number;
 }
 
-interface Row {
-  id: number;
-  chain_seq: number;
-  request_id: string;
-  hash: string;
-  canonical: string;
-}
+// id and hash, then the chained columns in their order (raw rows: arrays, not objects).
+type Row = [number, string, ...unknown[]];
 
 /**
  * `log verify`: walks the chain from its anchor in position order, recomputing each hash. A row
@@ -49,10 +44,13 @@ export function verifyChain(db: Db): VerifyReport {
   };
   const rows = db
     .prepare(
-      `SELECT id, chain_seq, request_id, hash, ${CANONICAL_COLUMNS} AS canonical FROM network_log WHERE chain_seq > ? ORDER BY chain_seq`,
+      `SELECT id, hash, ${CHAINED_COLUMNS.join(', ')} FROM network_log WHERE chain_seq > ? ORDER BY chain_seq`,
     )
+    .raw()
     .iterate(anchor.seq) as IterableIterator<Row>;
-  for (const r of rows) {
+  for (const raw of rows) {
+    const values = raw.slice(2);
+    const r = { id: raw[0], hash: raw[1], chain_seq: Number(values[0]), request_id: String(values[1]) };
     if (r.chain_seq !== expected) {
       note({
         kind: 'removed',
@@ -63,7 +61,7 @@ export function verifyChain(db: Db): VerifyReport {
             : `rows at positions ${expected}-${r.chain_seq - 1} were removed (the next row present is ${r.chain_seq}, id ${r.id})`,
       });
     }
-    if (rowHash(prev, r.canonical) === r.hash) {
+    if (rowHash(prev, canonical(values)) === r.hash) {
       verified++;
     } else {
       note({

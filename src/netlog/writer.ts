@@ -1,6 +1,6 @@
 import type { Db } from '../store/database.js';
 import type { NetLogRow, NetLogWriter } from './types.js';
-import { canonicalOfParams, chainHead, rowHash } from './chain.js';
+import { canonical, CHAINED_PARAMS, chainHead, rowHash } from './chain.js';
 import { createLogPruner, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 
 export interface NetLogWriterOptions {
@@ -53,7 +53,6 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock, options.pruneChunk);
   const pruneEvery = Math.max(1, options.pruneEvery ?? 10_000);
   let sincePrune = 0;
-  const canonical = canonicalOfParams(db);
   const insertAll = db.transaction((rows: readonly NetLogRow[]) => {
     let head = chainHead(db);
     for (const row of rows) {
@@ -61,7 +60,7 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
       const sealed = row.complete !== false;
       if (sealed) {
         params.chainSeq = head.seq + 1;
-        params.hash = rowHash(head.hash, canonical(params));
+        params.hash = rowHash(head.hash, canonical(CHAINED_PARAMS.map((k) => params[k] ?? null)));
       }
       // No change: the row was already sealed (it is never rewritten), so the head stays put.
       if (insert.run(params).changes > 0 && sealed) head = { seq: head.seq + 1, hash: String(params.hash) };

@@ -114,6 +114,14 @@ describe('hash chain', () => {
     expect(verifyChain(db)).toMatchObject({ ok: true, verified: 2, unsealed: 0, head: { seq: 2, hash: sealed?.hash } });
   });
 
+  it('verifies rows whatever characters they hold (the writer and verify serialise alike)', () => {
+    write([
+      row({ sandbox: 'ünïcode-😀', path: '/a\nb\t"c"\\d\u2028e\u0000', detail: { protocol: 'h2', applied: [{ secret: 's', version: 1, placement: 'X-Key: [secret] \ud800' }], scrubbed: true, reason: 'é' } }),
+      row({ tenant: null, sandbox: null, upstreamIp: null, bytesIn: 1.5, durationMs: 0 }),
+    ]);
+    expect(verifyChain(db)).toMatchObject({ ok: true, verified: 2 });
+  });
+
   it('never rewrites a sealed row', () => {
     const r = row();
     write([r]);
