@@ -80,3 +80,20 @@ export function verifyChain(db: Db): VerifyReport {
   if (first !== undefined) report.first = first;
   return report;
 }
+
+/**
+ * Checks a head recorded earlier (`log verify` printed it): the row at that position must still
+ * carry that hash. Catches what the chain alone cannot: the newest rows cut off, or every hash
+ * recomputed after an edit. Undefined when it holds; otherwise what is wrong, in one sentence.
+ */
+export function checkRecordedHead(db: Db, head: { seq: number; hash: string }, report: VerifyReport): string | undefined {
+  const row = db.prepare('SELECT hash FROM network_log WHERE chain_seq = ?').get(head.seq) as { hash: string } | undefined;
+  if (row !== undefined) {
+    return row.hash === head.hash ? undefined : `the row at position ${head.seq} no longer has the recorded hash: the log was rewritten from there or before`;
+  }
+  if (head.seq > report.head.seq) return `the chain ends at position ${report.head.seq}, before the recorded head ${head.seq}: the newest rows were removed`;
+  // Pruned since: the anchor of the pruning that ended exactly there, if any, still names it.
+  const cut = db.prepare('SELECT hash FROM network_log_anchor WHERE upto_seq = ? ORDER BY id DESC LIMIT 1').get(head.seq) as { hash: string } | undefined;
+  if (cut !== undefined && cut.hash !== head.hash) return `position ${head.seq} was pruned with another hash than the recorded one: the log was rewritten`;
+  return undefined;
+}

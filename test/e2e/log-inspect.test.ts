@@ -104,7 +104,10 @@ describe('log inspection', () => {
     expect(JSON.parse(ok(['log', 'explain', swapId, '--json'])).fix).toEqual([]);
 
     // Verify: fine as written; an edit by hand is caught and named.
-    expect(ok(['log', 'verify'])).toContain('ok: the chain verifies');
+    const verified = ok(['log', 'verify']);
+    expect(verified).toContain('ok: the chain verifies');
+    const head = /head: (\d+:[0-9a-f]{64})/.exec(verified)?.[1] ?? '';
+    expect(ok(['log', 'verify', '--head', head])).toContain('still holds the head');
     const db = new Database(join(gw.home, 'standin.db'));
     db.prepare("UPDATE network_log SET decision = 'allowed', secrets = '[]' WHERE request_id = ?").run(refusedId);
     db.close();
@@ -128,6 +131,7 @@ describe('log inspection', () => {
       ['log', 'export', '--format', 'xml'],
       ['log', 'explain', 'not-an-id'],
       ['log', 'stats', '--since', 'yesterday'],
+      ['log', 'verify', '--head', '12:abc'],
     ]) {
       const r = cli(args);
       expect(r.code, args.join(' ')).toBe(2);

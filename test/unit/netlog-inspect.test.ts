@@ -7,7 +7,7 @@ import { getNetLogRecord, iterateNetLog, queryNetLog } from '../../src/netlog/qu
 import { createLogPruner } from '../../src/netlog/retention.js';
 import { netLogStats } from '../../src/netlog/stats.js';
 import type { NetLogRow } from '../../src/netlog/types.js';
-import { verifyChain } from '../../src/netlog/verify.js';
+import { checkRecordedHead, verifyChain } from '../../src/netlog/verify.js';
 import { createNetLogWriter } from '../../src/netlog/writer.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 
@@ -167,6 +167,24 @@ describe('hash chain', () => {
     // Deleting the oldest remaining row without an anchor is a removal.
     db.prepare('DELETE FROM network_log WHERE chain_seq = 21').run();
     expect(verifyChain(db).first?.kind).toBe('removed');
+  });
+
+  it('checks a recorded head: the newest rows cut off, or the chain recomputed, show against it', () => {
+    write(Array.from({ length: 5 }, () => row()));
+    const head = verifyChain(db).head;
+    write([row()]);
+    expect(checkRecordedHead(db, head, verifyChain(db))).toBeUndefined();
+    // Cutting off the end leaves a chain that verifies on its own, but not against the head.
+    db.prepare('DELETE FROM network_log WHERE chain_seq >= 4').run();
+    expect(verifyChain(db).ok).toBe(true);
+    expect(checkRecordedHead(db, head, verifyChain(db))).toContain('the newest rows were removed');
+    // A recomputed hash at the recorded position.
+    expect(checkRecordedHead(db, { seq: 2, hash: 'f'.repeat(64) }, verifyChain(db))).toContain('no longer has the recorded hash');
+    // Pruned since: the anchor still names the hash it was cut at.
+    const at2 = getNetLogRecord(db, queryNetLog(db, {})[1]!.requestId)!;
+    createLogPruner(db, { maxRows: 1, maxAgeMs: 1e15 }, () => 0)();
+    expect(checkRecordedHead(db, { seq: 2, hash: at2.hash! }, verifyChain(db))).toBeUndefined();
+    expect(checkRecordedHead(db, { seq: 2, hash: 'e'.repeat(64) }, verifyChain(db))).toContain('pruned with another hash');
   });
 
   it('prunes by age as a prefix of the chain only', () => {
