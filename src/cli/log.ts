@@ -1,24 +1,24 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { lastNetLogId, queryNetLog } from '../netlog/query.js';
-import { parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery, StoredNetLogRow } from '../netlog/types.js';
 import type { Db } from '../store/database.js';
 import type { CliContext } from './context.js';
-import { isoTime, orDash, out, printJsonLine, printTable, type Column } from './output.js';
+import { addFilterOptions, filtersToQuery, type FilterOptions } from './log-filters.js';
+import { registerLogExplain } from './log-explain.js';
+import { registerLogExport } from './log-export.js';
+import { registerLogStats } from './log-stats.js';
+import { registerLogUi } from './log-ui.js';
+import { registerLogVerify } from './log-verify.js';
+import { decisionColour, isoTime, orDash, out, printJsonLine, printTable, useColour, type Column } from './output.js';
 
-interface LogOptions {
-  sandbox?: string;
-  host?: string;
-  decision?: string;
-  since?: string;
+interface LogOptions extends FilterOptions {
   limit?: string;
   json?: boolean;
   follow?: boolean;
   allTenants?: boolean;
 }
 
-const DECISIONS = ['allowed', 'swapped', 'denied', 'token_misuse', 'error'];
 const FOLLOW_INTERVAL_MS = 250;
 const FOLLOW_BATCH = 1_000;
 
@@ -30,22 +30,20 @@ const COLUMNS: readonly Column<StoredNetLogRow>[] = [
   { header: 'HOST', value: (r) => (r.host === '' ? '-' : `${r.host}:${r.port}`), min: 28 },
   { header: 'PATH', value: (r) => orDash(r.path), min: 24 },
   { header: 'STATUS', value: (r) => (r.status === 0 ? '-' : String(r.status)), min: 6 },
-  { header: 'DECISION', value: (r) => r.decision, min: 12 },
+  { header: 'DECISION', value: (r) => r.decision, min: 12, colour: (r) => decisionColour(r.decision) },
   { header: 'SECRETS', value: (r) => r.secrets.join(',') || '-', min: 10 },
   { header: 'DURATION', value: (r) => `${r.durationMs}ms`, min: 8 },
   { header: 'ERROR', value: (r) => orDash(r.errorCode) },
 ];
 const TENANT_COLUMN: Column<StoredNetLogRow> = { header: 'TENANT', value: (r) => orDash(r.tenant), min: 8 };
 
-/** `standin log`: the network log, newest N oldest first; `--follow` keeps printing new rows. */
+/**
+ * `standin log`: the network log, newest N oldest first; `--follow` keeps printing new rows. Its
+ * subcommands (stats, export, explain, verify, ui) each live in their own log-*.ts file.
+ */
 export function registerLog(program: Command, ctx: CliContext): void {
-  program
-    .command('log')
-    .description('show the network log')
-    .option('--sandbox <name>', 'only this sandbox')
-    .option('--host <host>', 'only this host')
-    .option('--decision <decision>', `only this decision: ${DECISIONS.join(' | ')}`)
-    .option('--since <time>', 'only rows since an ISO 8601 time or an age (30s, 15m, 2h, 7d)')
+  // Subcommands read filters given to `log` too (withParent): `log stats --since 1h` gives --since to log.
+  const log = addFilterOptions(program.command('log').description('show the network log (and inspect it: stats, export, explain, verify, ui)'))
     .option('--limit <n>', 'the newest N rows (default 100)')
     .option('--json', 'one JSON object per line')
     .option('--follow', 'keep printing new rows until interrupted')
@@ -55,9 +53,10 @@ export function registerLog(program: Command, ctx: CliContext): void {
       if (o.allTenants !== true) query.tenant = ctx.tenant();
       const db = ctx.db();
       const columns = o.allTenants === true ? [...COLUMNS.slice(0, 1), TENANT_COLUMN, ...COLUMNS.slice(1)] : COLUMNS;
+      const colour = useColour(process.stdout);
       const print = (batch: readonly StoredNetLogRow[], json: boolean, header: boolean): void => {
         if (json) for (const r of batch) printJsonLine(r);
-        else if (batch.length > 0) printTable(columns, batch, header);
+        else if (batch.length > 0) printTable(columns, batch, header, colour);
       };
       const rows = queryNetLog(db, query);
       print(rows, o.json === true, true);
@@ -66,22 +65,19 @@ export function registerLog(program: Command, ctx: CliContext): void {
         return;
       }
       // With --limit 0 nothing was shown, so following starts at the end, not at the beginning.
-      const start = rows.at(-1)?.id ?? (query.limit === 0 ? lastNetLogId(db) : 0);
+      // The listing is in time order; following goes by row id, from the largest one shown.
+      const start = rows.length > 0 ? Math.max(...rows.map((r) => r.id)) : query.limit === 0 ? lastNetLogId(db) : 0;
       await follow(db, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0, print);
     });
+  registerLogStats(log, ctx);
+  registerLogExport(log, ctx);
+  registerLogExplain(log, ctx);
+  registerLogVerify(log, ctx);
+  registerLogUi(log, ctx);
 }
 
 function toQuery(o: LogOptions): NetLogQuery {
-  const q: NetLogQuery = {};
-  if (o.sandbox !== undefined) q.sandbox = o.sandbox.trim();
-  if (o.host !== undefined) q.host = o.host.trim().toLowerCase();
-  if (o.decision !== undefined) {
-    if (!DECISIONS.includes(o.decision)) {
-      throw new UsageError(`invalid --decision '${o.decision}': use ${DECISIONS.join(', ')}`);
-    }
-    q.decision = o.decision;
-  }
-  if (o.since !== undefined) q.since = parseSince(o.since);
+  const q = filtersToQuery(o);
   if (o.limit !== undefined) {
     if (!/^\d{1,6}$/.test(o.limit.trim())) throw new UsageError(`invalid --limit '${o.limit}': use a number from 0 to 999999`);
     q.limit = Number(o.limit.trim());

@@ -11,6 +11,7 @@ import { ControlError } from './problem.js';
 import type { Route } from './route.js';
 import { COMPONENTS } from './schemas.js';
 import { AJV_OPTIONS, MAX_BODY_BYTES, registerBodyParsers } from './validation.js';
+import { VIEWER_HEADERS } from './viewer/csp.js';
 
 /**
  * The control API as a fastify instance, not yet listening (server.ts binds it): routes with
@@ -49,9 +50,11 @@ export async function buildControlApp(deps: ControlDeps, unix: boolean, version:
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined) request.body = {};
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     reply.header('cache-control', 'no-store');
     if (reply.statusCode !== 204) reply.header('x-content-type-options', 'nosniff');
+    // The log viewer's page and assets: a strict CSP and no referrer (viewer/csp.ts).
+    if (request.url.startsWith('/ui/')) reply.headers({ ...VIEWER_HEADERS });
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {

@@ -7,7 +7,8 @@ import type { ControlDeps } from './deps.js';
 import { querySchema } from './openapi.js';
 import { ControlError } from './problem.js';
 import { route, type Route } from './route.js';
-import { AuditEntrySchema, DECISIONS, Health, LogRowSchema, Ref, StringEnum } from './schemas.js';
+import { LOG_FILTERS, logListQuery } from './routes-log.js';
+import { AuditEntrySchema, Health, LogRowSchema, Ref, StringEnum } from './schemas.js';
 import { invalid } from './validation.js';
 import type { AuditEntry, LogRow } from './wire.js';
 
@@ -16,10 +17,7 @@ const MAX_API_LIMIT = 10_000;
 const Digits = (description: string): TString => Type.String({ pattern: '^[0-9]{1,15}$', description });
 
 const LOG_QUERY = querySchema({
-  sandbox: Type.String({ description: 'only this sandbox' }),
-  host: Type.String({ description: 'only this host' }),
-  decision: StringEnum(DECISIONS, { description: `only this decision: ${DECISIONS.join(' | ')}` }),
-  since: Type.String({ description: 'only rows since: epoch ms, ISO 8601, or an age (30s, 15m, 2h, 7d)' }),
+  ...LOG_FILTERS,
   afterId: Digits('only rows with a larger id (for polling), oldest first'),
   limit: Digits(`the newest N rows (default 100, at most ${MAX_API_LIMIT})`),
 });
@@ -95,14 +93,10 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
       summary: 'The network log: newest N rows, oldest first', success: { status: 200, schema: Ref(LogRowSchema), array: true }, mutating: false,
       handle: (ctx) => {
         const q = ctx.query;
-        // Only the caller's tenant's rows (the default tenant's include unauthenticated refusals).
-        const query: NetLogQuery = { tenant: ctx.caller.tenant, limit: upTo('limit', q.limit, MAX_API_LIMIT) ?? 100 };
-        if (q.sandbox !== undefined) query.sandbox = q.sandbox.trim();
-        if (q.host !== undefined) query.host = q.host;
-        if (q.decision !== undefined) query.decision = q.decision;
-        const since = sinceParam(q.since, clock());
-        if (since !== undefined) query.since = since;
+        const limit = upTo('limit', q.limit, MAX_API_LIMIT) ?? 100;
         const afterId = upTo('afterId', q.afterId, Number.MAX_SAFE_INTEGER);
+        // Only the caller's tenant's rows (the default tenant's include unauthenticated refusals).
+        const query: NetLogQuery = { ...logListQuery({ ...q, afterId: undefined, limit: undefined }, ctx.caller.tenant, clock()), limit };
         if (afterId !== undefined) query.afterId = afterId;
         const rows: LogRow[] = queryNetLog(deps.db, query);
         return { status: 200, json: rows };

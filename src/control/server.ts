@@ -5,6 +5,7 @@ import { buildControlApp } from './app.js';
 import type { ControlDeps } from './deps.js';
 import { listenUnix } from './listen.js';
 import type { Route } from './route.js';
+import { logRoutes } from './routes-log.js';
 import { opsRoutes } from './routes-ops.js';
 import { sandboxRoutes } from './routes-sandboxes.js';
 import { secretRoutes } from './routes-secrets.js';
@@ -25,7 +26,7 @@ export interface ControlServerOptions {
 
 /** All routes of the API. */
 export function controlRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
-  return [...opsRoutes(deps, openapi), ...secretRoutes(), ...sandboxRoutes(deps)];
+  return [...opsRoutes(deps, openapi), ...logRoutes(deps), ...secretRoutes(), ...sandboxRoutes(deps)];
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { NetLogRow, NetLogWriter } from '../netlog/types.js';
+import { cutStandIns } from '../netlog/sanitize.js';
+import type { NetLogDetail, NetLogRow, NetLogWriter } from '../netlog/types.js';
 import type { Exchange } from './exchange.js';
 
 /** The network log row of an exchange: the one place where one is derived from the other. */
@@ -21,7 +22,19 @@ export function toNetLogRow(ex: Exchange, now: number): NetLogRow {
     durationMs: Math.max(0, Math.round(now - ex.startedAt)),
     upstreamIp: ex.address?.address ?? null,
     errorCode: ex.errorCode,
+    detail: detailOf(ex),
   };
+}
+
+// What `log explain` needs beyond the columns; placements are described with the value redacted.
+function detailOf(ex: Exchange): NetLogDetail {
+  const detail: NetLogDetail = {
+    protocol: ex.protocol,
+    applied: ex.applied.map((a) => ({ secret: a.secretName, version: a.version, placement: cutStandIns(a.placement) })),
+    scrubbed: ex.scrubbed,
+  };
+  if (ex.error?.detail !== undefined) detail.reason = cutStandIns(ex.error.detail);
+  return detail;
 }
 
 /**

@@ -1,7 +1,11 @@
 import type { Decision, GatewayErrorCode } from '../errors.js';
 import type { Db } from '../store/database.js';
-import { DEFAULT_TENANT } from '../model/secrets.js';
-import type { NetLogQuery, StoredNetLogRow } from './types.js';
+import { netLogFilter } from './filters.js';
+import type { NetLogDetail, NetLogQuery, NetLogRecord, StoredNetLogRow } from './types.js';
+
+// The columns of a listing: a row's detail and hash are read only where they are shown.
+const COLUMNS =
+  'id, request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets, bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 100_000;
@@ -29,47 +33,40 @@ interface RawRow {
 }
 
 /**
- * Reads the network log. Every filter value is a bound parameter; the SQL text is chosen only from
- * fixed fragments. Results are always oldest first; `limit` keeps the newest N (what `standin log`
+ * Reads the network log (filters: filters.ts). A listing is ordered by start time (`at`, then row
+ * id), so that each filter's (column, at) index hands out the newest rows without sorting. Results are always oldest first; `limit` keeps the newest N (what `standin log`
  * shows), and `afterId` returns rows written since the last one seen (what `--follow` polls).
  */
 export function queryNetLog(db: Db, q: NetLogQuery): StoredNetLogRow[] {
-  const where: string[] = [];
-  const params: Record<string, string | number> = {};
-  if (q.tenant !== undefined) {
-    // Rows refused before authentication have no tenant; the gateway operator's tenant sees them.
-    where.push(q.tenant === DEFAULT_TENANT ? "(tenant = @tenant OR tenant IS NULL)" : 'tenant = @tenant');
-    params.tenant = q.tenant;
-  }
-  if (q.sandbox !== undefined) {
-    where.push('sandbox = @sandbox COLLATE NOCASE');
-    params.sandbox = q.sandbox;
-  }
-  if (q.host !== undefined) {
-    where.push('host = @host');
-    params.host = q.host.trim().toLowerCase().replace(/\.$/, '');
-  }
-  if (q.decision !== undefined) {
-    where.push('decision = @decision');
-    params.decision = q.decision;
-  }
-  if (q.since !== undefined) {
-    where.push('at >= @since');
-    params.since = Math.floor(q.since);
-  }
-  if (q.afterId !== undefined) {
-    where.push('id > @afterId');
-    params.afterId = Math.floor(q.afterId);
-  }
-  params.limit = clampLimit(q.limit);
-  const filter = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+  const { where, params } = netLogFilter(q);
+  const limit = clampLimit(q.limit);
   // Following reads forward from a row id; a listing takes the newest rows and turns them around.
   const sql =
     q.afterId !== undefined
-      ? `SELECT * FROM network_log ${filter} ORDER BY id ASC LIMIT @limit`
-      : `SELECT * FROM (SELECT * FROM network_log ${filter} ORDER BY id DESC LIMIT @limit) ORDER BY id ASC`;
+      ? `SELECT ${COLUMNS} FROM network_log ${where} ORDER BY id ASC LIMIT ${limit}`
+      : `SELECT * FROM (SELECT ${COLUMNS} FROM network_log ${where} ORDER BY at DESC, id DESC LIMIT ${limit}) ORDER BY at ASC, id ASC`;
   const rows = db.prepare(sql).all(params) as RawRow[];
   return rows.map(fromRaw);
+}
+
+/**
+ * Every matching row, oldest first, one at a time (better-sqlite3's iterate): `log export` of a
+ * million rows holds one row in memory, not a million. `limit` is ignored.
+ */
+export function* iterateNetLog(db: Db, q: NetLogQuery): Generator<StoredNetLogRow> {
+  const { where, params } = netLogFilter(q);
+  for (const r of db.prepare(`SELECT ${COLUMNS} FROM network_log ${where} ORDER BY id ASC`).iterate(params)) {
+    yield fromRaw(r as RawRow);
+  }
+}
+
+/** One row by request id with what `log explain` reads; tenant-bound like every read. */
+export function getNetLogRecord(db: Db, requestId: string, tenant?: string): NetLogRecord | undefined {
+  const { where, params } = netLogFilter(tenant === undefined ? {} : { tenant });
+  const sql = `SELECT ${COLUMNS}, detail, chain_seq, hash FROM network_log ${where === '' ? 'WHERE' : `${where} AND`} request_id = @requestId`;
+  const r = db.prepare(sql).get({ ...params, requestId }) as (RawRow & { detail: string | null; chain_seq: number | null; hash: string | null }) | undefined;
+  if (r === undefined) return undefined;
+  return { ...fromRaw(r), detail: parseDetail(r.detail), chainSeq: r.chain_seq, hash: r.hash };
 }
 
 /** The largest row id in the log (0 when empty): where `--follow` starts after printing the tail. */
@@ -114,5 +111,22 @@ function parseSecrets(text: string): string[] {
     return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
   } catch {
     return [];
+  }
+}
+
+// A detail the gateway did not write (older row, hand edit) reads as none rather than failing.
+function parseDetail(text: string | null): NetLogDetail | undefined {
+  if (text === null) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<NetLogDetail> | null;
+    if (v === null || typeof v !== 'object') return undefined;
+    const applied = Array.isArray(v.applied)
+      ? v.applied.filter((a) => typeof a?.secret === 'string' && typeof a.version === 'number' && typeof a.placement === 'string')
+      : [];
+    const out: NetLogDetail = { protocol: typeof v.protocol === 'string' ? v.protocol : '', applied, scrubbed: v.scrubbed === true };
+    if (typeof v.reason === 'string') out.reason = v.reason;
+    return out;
+  } catch {
+    return undefined;
   }
 }

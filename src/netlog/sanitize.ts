@@ -32,6 +32,14 @@ export function redactPath(rawPath: string): string {
   return escapeBytes(redacted, MAX_PATH, rawPath.length > cut.length);
 }
 
+/** Free text bound for the log (a refusal's reason): short, and a stand-in cut to its prefix. */
+export function cutStandIns(text: string, max = 200): string {
+  return text
+    .slice(0, max * 2)
+    .replace(ENCODED_CORE, (_m, rest: string) => `standin_${rest.slice(0, 4).replace(/%/g, '')}${REDACTED}`)
+    .slice(0, max);
+}
+
 function redactQuery(query: string): string {
   return query
     .split('&')

@@ -31,15 +31,36 @@ export interface NetLogRow {
    * (a crash while the response streamed). Absent means true.
    */
   complete?: boolean;
+  /** What `log explain` reads; absent on rows written before it existed. Never a value. */
+  detail?: NetLogDetail;
+}
+
+/**
+ * The part of an exchange the columns do not hold, for `log explain`: where each credential was
+ * placed (described with the value redacted), whether the response was scrubbed, and our own
+ * wording of why a request was refused. Never a value, never a whole stand-in.
+ */
+export interface NetLogDetail {
+  protocol: string;
+  applied: { secret: string; version: number; placement: string }[];
+  scrubbed: boolean;
+  /** The refusal's reason as the gateway words it (GatewayError.detail), when there was one. */
+  reason?: string;
 }
 
 export interface NetLogQuery {
   /** Only this tenant's rows (with `default`, also the rows of unauthenticated connections); all when absent. */
   tenant?: string;
   sandbox?: string;
+  /** A host, or a glob over hosts (`*.openai.com`, `api.?.example`): `*` and `?` as in a shell. */
   host?: string;
   decision?: string;
+  status?: number;
+  /** A secret's name (any version) or `name@version`. */
+  secret?: string;
+  method?: string;
   since?: number; // epoch ms
+  until?: number; // epoch ms, exclusive
   limit?: number; // newest N, returned oldest first
   afterId?: number; // for --follow: rows with a larger row id, oldest first
 }
@@ -47,6 +68,13 @@ export interface NetLogQuery {
 export interface StoredNetLogRow extends NetLogRow {
   id: number; // row id, increasing
   complete: boolean;
+}
+
+/** One row with what `log explain` and the viewer's expanded row show. */
+export interface NetLogRecord extends StoredNetLogRow {
+  detail: NetLogDetail | undefined;
+  chainSeq: number | null;
+  hash: string | null;
 }
 
 export interface NetLogWriter {

@@ -1,5 +1,6 @@
 import type { Db } from '../store/database.js';
 import type { NetLogRow, NetLogWriter } from './types.js';
+import { canonical, CHAINED_PARAMS, chainHead, rowHash } from './chain.js';
 import { createLogPruner, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 
 export interface NetLogWriterOptions {
@@ -14,21 +15,28 @@ export interface NetLogWriterOptions {
   /** Bounds on the table, applied after every `pruneEvery` rows written. */
   retention?: RetentionPolicy;
   pruneEvery?: number;
+  /** Rows deleted per pruning transaction (retention.ts PRUNE_CHUNK). */
+  pruneChunk?: number;
   clock?: () => number;
 }
 
 const DEFAULTS = { batchSize: 500, intervalMs: 50, maxQueue: 100_000 };
 
-// One row per request id: the row of a forwarded request is completed in place when it ends.
+// One row per request id: the row of a forwarded request is completed in place when it ends, and
+// sealed into the chain then (chain.ts); a sealed row is never written again.
 const INSERT = `INSERT INTO network_log
   (request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets,
-   bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete)
+   bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete, detail, chain_seq, hash)
   VALUES (@requestId, @at, @tenant, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
-   @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode, @complete)
+   @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode, @complete, @detail, @chainSeq, @hash)
   ON CONFLICT (request_id) DO UPDATE SET
+   at = excluded.at, tenant = excluded.tenant, sandbox = excluded.sandbox, method = excluded.method,
+   scheme = excluded.scheme, host = excluded.host, port = excluded.port, path = excluded.path,
    status = excluded.status, decision = excluded.decision, secrets = excluded.secrets, bytes_in = excluded.bytes_in,
    bytes_out = excluded.bytes_out, duration_ms = excluded.duration_ms, upstream_ip = excluded.upstream_ip,
-   error_code = excluded.error_code, complete = excluded.complete`;
+   error_code = excluded.error_code, complete = excluded.complete, detail = excluded.detail,
+   chain_seq = excluded.chain_seq, hash = excluded.hash
+  WHERE network_log.complete = 0`;
 
 /**
  * Batches network-log rows so that the request path never waits on disk: `record` only pushes to
@@ -42,17 +50,39 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   const maxQueue = Math.max(batchSize, options.maxQueue ?? DEFAULTS.maxQueue);
   const onError = options.onError ?? ((): void => undefined);
   const insert = db.prepare(INSERT);
-  const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock);
+  const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock, options.pruneChunk);
   const pruneEvery = Math.max(1, options.pruneEvery ?? 10_000);
   let sincePrune = 0;
   const insertAll = db.transaction((rows: readonly NetLogRow[]) => {
-    for (const row of rows) insert.run(toParams(row));
-    sincePrune += rows.length;
-    if (sincePrune >= pruneEvery) {
-      sincePrune = 0;
-      prune();
+    let head = chainHead(db);
+    for (const row of rows) {
+      const params = toParams(row);
+      const sealed = row.complete !== false;
+      if (sealed) {
+        params.chainSeq = head.seq + 1;
+        params.hash = rowHash(head.hash, canonical(CHAINED_PARAMS.map((k) => params[k] ?? null)));
+      }
+      // No change: the row was already sealed (it is never rewritten), so the head stays put.
+      if (insert.run(params).changes > 0 && sealed) head = { seq: head.seq + 1, hash: String(params.hash) };
     }
+    sincePrune += rows.length;
   });
+  // Pruning runs in chunks of its own transactions, after the batch, so that deleting many rows
+  // never holds one long write lock: between chunks the event loop (the proxy) runs.
+  let pruning: NodeJS.Immediate | undefined;
+  const pruneChunk = (): void => {
+    pruning = undefined;
+    try {
+      if (prune() && !closed) pruning = setImmediate(pruneChunk);
+    } catch (e) {
+      onError(e);
+    }
+  };
+  const maybePrune = (): void => {
+    if (sincePrune < pruneEvery || pruning !== undefined) return;
+    sincePrune = 0;
+    pruneChunk();
+  };
 
   let queue: NetLogRow[] = [];
   // Queued rows of forwarded requests not yet ended, by request id: when the exchange ends before
@@ -76,6 +106,7 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
       queue = rows.concat(queue);
       throw e;
     }
+    maybePrune();
   };
 
   const writeInBackground = (): void => {
@@ -137,6 +168,8 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
     close(): void {
       closed = true;
       cancelScheduled();
+      if (pruning !== undefined) clearImmediate(pruning);
+      pruning = undefined;
       writeQueued();
     },
   };
@@ -164,5 +197,8 @@ function toParams(row: NetLogRow): Params {
     upstreamIp: row.upstreamIp,
     errorCode: row.errorCode,
     complete: row.complete === false ? 0 : 1,
+    detail: row.detail === undefined ? null : JSON.stringify(row.detail),
+    chainSeq: null,
+    hash: null,
   };
 }

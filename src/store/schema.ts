@@ -218,6 +218,30 @@ DROP INDEX network_log_request_id;
 CREATE UNIQUE INDEX network_log_request_id ON network_log(request_id);
 `;
 
+// Network-log inspection (issue 15; the lead renumbers on merge): `detail` is what `log explain`
+// reads (JSON: placements with values redacted, what the response was scrubbed of, our reason for a
+// refusal; never a value, never a whole stand-in). `chain_seq`/`hash` chain the completed rows in
+// the order they were completed (see src/netlog/chain.ts); a row written before this migration, or
+// never completed, has neither. `network_log_anchor` records where retention cut the chain, so the
+// rows that remain still verify. The status filter gets an index; the sandbox index takes the
+// filter's collation (NOCASE), which a BINARY index cannot serve.
+const V8_NETLOG_INSPECTION_ISSUE15 = `
+ALTER TABLE network_log ADD COLUMN detail TEXT;
+ALTER TABLE network_log ADD COLUMN chain_seq INTEGER;
+ALTER TABLE network_log ADD COLUMN hash TEXT;
+CREATE UNIQUE INDEX network_log_chain_seq ON network_log(chain_seq) WHERE chain_seq IS NOT NULL;
+CREATE INDEX network_log_status_at ON network_log(status, at);
+DROP INDEX network_log_sandbox_at;
+CREATE INDEX network_log_sandbox_at ON network_log(sandbox COLLATE NOCASE, at);
+CREATE TABLE network_log_anchor (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,             -- epoch ms of the pruning
+  upto_seq INTEGER NOT NULL,       -- rows with chain_seq <= this were deleted
+  hash TEXT NOT NULL,              -- hash of the row at upto_seq: what the next row chains to
+  rows INTEGER NOT NULL            -- rows deleted by this pruning
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2_API_KEYS },
@@ -226,6 +250,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, sql: V5_MASTER_KEY_EPOCH },
   { version: 6, sql: V6_RECENT_UNBINDS },
   { version: 7, sql: V7_NETLOG_COMPLETE },
+  { version: 8, sql: V8_NETLOG_INSPECTION_ISSUE15 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

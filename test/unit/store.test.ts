@@ -58,7 +58,7 @@ describe('database and migrations', () => {
     const b = openDatabase(file);
     expect(userVersion(b)).toBe(SCHEMA_VERSION);
     const tables = b.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['api_keys', 'audit', 'bindings', 'master_key_epoch', 'network_log', 'recent_unbinds', 'sandboxes', 'secret_current', 'secret_versions', 'secrets', 'tenants']);
+    expect(tables).toEqual(['api_keys', 'audit', 'bindings', 'master_key_epoch', 'network_log', 'network_log_anchor', 'recent_unbinds', 'sandboxes', 'secret_current', 'secret_versions', 'secrets', 'tenants']);
     b.close();
   });
 
@@ -68,13 +68,14 @@ describe('database and migrations', () => {
     expect(cols.map((c) => c.name)).toEqual([
       'id', 'request_id', 'at', 'sandbox', 'method', 'scheme', 'host', 'port', 'path', 'status', 'decision',
       'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'tenant', 'complete',
+      'detail', 'chain_seq', 'hash',
     ]);
     const nullable = cols.filter((c) => c.notnull === 0).map((c) => c.name);
-    expect(nullable).toEqual(['id', 'sandbox', 'upstream_ip', 'error_code', 'tenant']);
+    expect(nullable).toEqual(['id', 'sandbox', 'upstream_ip', 'error_code', 'tenant', 'detail', 'chain_seq', 'hash']);
     const indexed = (db.prepare("SELECT name FROM pragma_index_list('network_log')").pluck().all() as string[])
       .map((n) => (db.prepare(`SELECT name FROM pragma_index_info('${n}')`).pluck().all() as string[]).join(','))
       .sort();
-    expect(indexed).toEqual(['at', 'decision,at', 'host,at', 'request_id', 'sandbox,at', 'tenant,at']);
+    expect(indexed).toEqual(['at', 'chain_seq', 'decision,at', 'host,at', 'request_id', 'sandbox,at', 'status,at', 'tenant,at']);
     db.close();
   });
 
