@@ -91,7 +91,10 @@ function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, fai
 
 function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, ex: Exchange, fail: (e: unknown) => void): void {
   const status = upRes.statusCode ?? 502;
+  // Upstream x-standin-* fields are dropped (stripForClient): this one is the gateway's, so a
+  // sandbox can cite the exchange (`standin log explain ID`).
   let headers = stripForClient(fromRaw(upRes.rawHeaders));
+  headers.push(['X-Standin-Request-Id', ex.id]);
   const scrubber = fwd.scrubber?.active ? fwd.scrubber : undefined;
   const message = safeStatusMessage(upRes.statusMessage);
   // The client undoes every coding layer: the scrubber must see through all of them, or nothing

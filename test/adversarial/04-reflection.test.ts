@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicAuth } from '../helpers/client.js';
 import { LAB_BOMB_BYTES } from './lab-upstream.js';
 import { REAL, expectCleanEverywhere, expectNoLeak, plant, startAdv, type Adv, type Planted } from './setup.js';
-import { dial, expectProblem, expectRefusedAny, httpReq, lastRowId, once, tunnel, waitRow } from './wire.js';
+import { dial, expectProblem, expectRefusedAny, httpReq, lastRowId, once, rowFor, tunnel, waitRow } from './wire.js';
 
 // Class 4 — reflection: what the upstream sends back never carries the real value to the sandbox.
 
@@ -144,12 +144,16 @@ describe('channels a naive relay forgets', () => {
     }
   });
 
-  it('x-standin-* headers from the upstream are stripped, in any letter case, swapped or not', async () => {
+  it('x-standin-* headers from the upstream are stripped, in any letter case, swapped or not; the only one is the gateway\'s request id', async () => {
     const plain = await once(a, lab, 'alpha', httpReq('GET', '/forged', lab));
     const swapped = await once(a, lab, 'alpha', httpReq('GET', '/forged', lab, [labAuth()]));
     const reflect = await once(a, p.api, 'alpha', httpReq('GET', '/reflect', p.api));
     for (const r of [plain, swapped, reflect]) {
-      expect(Object.keys(r.headers).filter((k) => k.startsWith('x-standin-'))).toEqual([]);
+      expect(Object.keys(r.headers).filter((k) => k.startsWith('x-standin-'))).toEqual(['x-standin-request-id']);
+      const ids = r.headers['x-standin-request-id'] ?? [];
+      expect(ids).toHaveLength(1);
+      expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect((await rowFor(a, ids[0] ?? '')).path).toBe(r === reflect ? '/reflect' : '/forged');
       expect(r.head).not.toMatch(/forged|GW_FORGED/i);
     }
   });
