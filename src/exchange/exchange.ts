@@ -40,6 +40,8 @@ export class Exchange {
   /** `name@version` of secrets the request carried tokens for, applied or refused. */
   secrets: string[] = [];
   applied: AppliedCredential[] = [];
+  /** Where stand-ins were found (`header authorization`, `query key`), never the stand-ins themselves. */
+  found: string[] = [];
   /** Whether the response is scrubbed (a value of the sandbox could come back from this host). */
   scrubbed = false;
   error: GatewayError | null = null;

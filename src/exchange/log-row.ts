@@ -33,6 +33,7 @@ function detailOf(ex: Exchange): NetLogDetail {
     applied: ex.applied.map((a) => ({ secret: a.secretName, version: a.version, placement: cutStandIns(a.placement) })),
     scrubbed: ex.scrubbed,
   };
+  if (ex.found.length > 0) detail.found = ex.found.map((f) => cutStandIns(f));
   if (ex.error?.detail !== undefined) detail.reason = cutStandIns(ex.error.detail);
   return detail;
 }

@@ -121,6 +121,7 @@ export function explainRow(r: NetLogRecord): Explanation {
       'if a swap was expected: send the variable from standin sandbox env in a header or query parameter (bodies, cookies and paths are not searched), and check the program uses the proxy (HTTPS_PROXY) and the stand-in, not another key',
     );
   } else {
+    if (d?.found !== undefined && d.found.length > 0) happened.push(`Stand-ins were found in: ${d.found.join(', ')}.`);
     const rule = r.errorCode === null ? undefined : RULES[r.errorCode];
     summary = `Refused${rule ? ` by the ${rule.rule} rule` : ''}: ${r.errorCode ?? r.decision}, answered ${r.status === 0 ? 'nothing' : r.status}.`;
     if (rule) {

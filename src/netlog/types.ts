@@ -44,6 +44,8 @@ export interface NetLogDetail {
   protocol: string;
   applied: { secret: string; version: number; placement: string }[];
   scrubbed: boolean;
+  /** Where stand-ins were found (kinds of place and names, never the stand-ins). */
+  found?: string[];
   /** The refusal's reason as the gateway words it (GatewayError.detail), when there was one. */
   reason?: string;
 }

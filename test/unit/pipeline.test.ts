@@ -159,7 +159,11 @@ describe('pipeline: plan and credentials', () => {
   });
 
   it('refuses a token outside its scheme place', async () => {
-    expect(codeOf(await go({ headers: [['x-other', bearer]] }))).toBe('GW_TOKEN_PLACEMENT');
+    const misplaced = await go({ headers: [['x-other', bearer]] });
+    expect(codeOf(misplaced)).toBe('GW_TOKEN_PLACEMENT');
+    // The log can say where it was (never the stand-in itself).
+    expect(misplaced.ex.found).toEqual(['header x-other']);
+    expect(toNetLogRow(misplaced.ex, 0).detail?.found).toEqual(['header x-other']);
     expect(codeOf(await go({ path: `/?api_key=${header}` }))).toBe('GW_TOKEN_PLACEMENT');
   });
 

@@ -17,6 +17,7 @@ export const plan: Step = {
   run(flow) {
     flow.found = flow.found.flatMap((f) => (f.optIn !== true ? [f] : (optInToken(flow, f) ?? [])));
     if (flow.found.length === 0) return;
+    flow.exchange.found = [...new Set(flow.found.map((f) => whereFound(f.location)))];
     const { lookups, schemes } = flow.deps;
     const sandboxId = flow.sandbox.id;
     const planned: PlannedToken[] = [];
@@ -72,6 +73,15 @@ function optInToken(flow: Flow, f: FoundToken): FoundToken | undefined {
 function refuse(flow: Flow, code: GatewayErrorCode, detail: string, culprits: readonly PlannedToken[]): never {
   flow.exchange.secrets = [...new Set(culprits.map((p) => label(p.resolution)))];
   throw new GatewayError(code, detail);
+}
+
+/** A location as people read it in `log explain`: the kind of place and its name. */
+function whereFound(l: FoundToken['location']): string {
+  if (l.kind === 'header') return `header ${l.name}`;
+  if (l.kind === 'query') return `query parameter ${l.param}`;
+  if (l.kind === 'basic') return 'Basic credentials';
+  if (l.kind === 'path') return `path segment ${l.segment}`;
+  return l.field === null ? 'body' : `body ${l.format ?? ''} field ${l.field}`;
 }
 
 /** `name@version` as the network log records it; the version is the sandbox environment's. */
