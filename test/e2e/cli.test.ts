@@ -201,3 +201,16 @@ describe('standin CLI', () => {
     for (const v of Object.values(VALUES)) expect(everything).not.toContain(v);
   });
 });
+
+describe('output into a pipe that closes early', () => {
+  it('ends quietly, with no stack trace, when the reader stops (standin ... | head)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join: joinPath } = await import('node:path');
+    const home = mkdtempSync(joinPath(tmpdir(), 'standin-pipe-'));
+    const cli = joinPath(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+    const r = spawnSync('sh', ['-c', `node ${cli} providers | true; node ${cli} providers --json | true`], { env: { ...process.env, STANDIN_HOME: home }, encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/EPIPE|Error|at /);
+  });
+});
