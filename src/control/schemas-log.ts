@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { NetLogStats } from '../netlog/stats.js';
 import type { ExplainView } from './log-views.js';
-import { DECISIONS, StringEnum } from './schemas.js';
+import { DECISIONS, LogRowSchema, StringEnum } from './schemas.js';
 
 /**
  * Reply schemas of the log inspection routes (stats, explain): what fastify serialises with and
@@ -35,25 +35,9 @@ const Detail = Type.Object({
 
 export const LogExplanationSchema = Type.Object({
   explanation: Type.Object({ requestId: Str, summary: Str, happened: Type.Array(Str), fix: Type.Array(Str, { description: 'what to change; empty when it worked' }) }),
+  // The row as GET /v1/log has it, plus what explain reads (the chain position and hash).
   row: Type.Object({
-    id: Int,
-    requestId: Str,
-    at: Type.Integer({ description: 'epoch ms' }),
-    tenant: Type.Optional(NullableStr),
-    sandbox: NullableStr,
-    method: Str,
-    scheme: StringEnum(['https', 'http'] as const),
-    host: Str,
-    port: Int,
-    path: Str,
-    status: Int,
-    decision: StringEnum(DECISIONS),
-    secrets: Type.Array(Str),
-    bytesIn: Int,
-    bytesOut: Int,
-    durationMs: Int,
-    upstreamIp: NullableStr,
-    errorCode: NullableStr,
+    ...LogRowSchema.properties,
     complete: Type.Optional(Type.Boolean()),
     detail: Type.Optional(Detail),
     chainSeq: Type.Union([Int, Type.Null()]),

@@ -3,6 +3,7 @@
  * Nothing here ever holds a secret value; the only credentials that leave the API are the ones a
  * sidecar must inject into a sandbox: its stand-in tokens and proxy URL (`SandboxEnvResponse`).
  */
+import type { BindingCheck } from '../sandbox-env/check.js';
 
 export type Role = 'admin' | 'operator' | 'auditor';
 
@@ -124,16 +125,5 @@ export interface Problem {
 export interface SandboxCheck {
   sandbox: string;
   ok: boolean;
-  bindings: {
-    env: string;
-    secret: string;
-    scheme: string;
-    host: string;
-    swapped: boolean;
-    applied: { secret: string; version: number; placement: string }[];
-    caTrusted: boolean;
-    problem?: string;
-    code?: string;
-    requestId?: string;
-  }[];
+  bindings: BindingCheck[];
 }
