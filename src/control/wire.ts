@@ -4,6 +4,8 @@
  * sidecar must inject into a sandbox: its stand-in tokens and proxy URL (`SandboxEnvResponse`).
  */
 import type { BindingCheck } from '../sandbox-env/check.js';
+import type { Static } from '@sinclair/typebox';
+import type { LogExplanationSchema, LogStatsSchema } from './schemas-log.js';
 
 export type Role = 'admin' | 'operator' | 'auditor';
 
@@ -127,3 +129,9 @@ export interface SandboxCheck {
   ok: boolean;
   bindings: BindingCheck[];
 }
+
+/** `GET /v1/log/stats`: counts over the rows the filters select; each list largest first, at most 50. */
+export type LogStats = Static<typeof LogStatsSchema>;
+
+/** `GET /v1/log/explain/ID`: one request in plain words, with its full row (chain position included). */
+export type LogExplanation = Static<typeof LogExplanationSchema>;

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import got, { RequestError, type Got, type Method } from 'got';
-import type { AuditEntry, Decision, LogRow, Problem, ProviderMeta, RevealedSecret, SandboxCheck, SandboxCreated, SandboxEnv, SandboxMeta, SecretMeta } from '../control/wire.js';
+import type { AuditEntry, Decision, LogExplanation, LogRow, LogStats, Problem, ProviderMeta, RevealedSecret, SandboxCheck, SandboxCreated, SandboxEnv, SandboxMeta, SecretMeta } from '../control/wire.js';
 
 /**
  * TypeScript client for the standin control API (what a sandbox runtime's sidecar uses).
@@ -84,12 +84,24 @@ export interface CreateSandboxInput extends EnvOptions {
   environment?: string;
 }
 
-export interface LogQuery {
+/** The filters of every log read; each narrows the rows. */
+export interface LogFilters {
   sandbox?: string;
+  /** A host, or a glob (`*.example.com`). */
   host?: string;
   decision?: Decision;
+  /** The HTTP status sent to the sandbox (0: none was sent). */
+  status?: number;
+  /** Requests that carried this secret: `NAME` (any version) or `NAME@VERSION`. */
+  secret?: string;
+  method?: string;
   /** A Date, epoch ms, an ISO 8601 string or an age like `15m`. */
   since?: Date | number | string;
+  /** Rows before this: the same forms as `since`. */
+  until?: Date | number | string;
+}
+
+export interface LogQuery extends LogFilters {
   /** The newest N rows (default 100, at most 10 000), returned oldest first. */
   limit?: number;
   /** Only rows with a larger id: pass the last id seen to poll for new rows. */
@@ -198,15 +210,20 @@ export class StandinClient {
 
   /** The network log: one row per request, tunnel or refusal. */
   readonly log = {
-    query: (q: LogQuery = {}): Promise<LogRow[]> => {
-      const since = q.since instanceof Date ? q.since.getTime() : q.since;
-      return this.#call({ method: 'GET', path: '/v1/log', query: { sandbox: q.sandbox, host: q.host, decision: q.decision, since, limit: q.limit, afterId: q.afterId } });
-    },
+    query: (q: LogQuery = {}): Promise<LogRow[]> =>
+      this.#call({ method: 'GET', path: '/v1/log', query: { ...filterQuery(q), limit: q.limit, afterId: q.afterId } }),
+    /** Counts over the selected rows: per sandbox and host, refusals by code, bytes, swaps per secret@version. */
+    stats: (q: LogFilters = {}): Promise<LogStats> => this.#call({ method: 'GET', path: '/v1/log/stats', query: filterQuery(q) }),
     /**
-     * Polls until `predicate` holds for the rows matching `q` (rows are written in batches, a few
-     * tens of ms after the request ends); returns them, or throws after `timeoutMs`.
+     * One request in plain words (what happened, why, what to change) with its full row. The id is
+     * a row's `requestId`, or the `X-Standin-Request-Id` of a response the sandbox got.
      */
-    /** Polls until `predicate` holds for the rows of exchanges that have ended (complete rows). */
+    explain: (requestId: string): Promise<LogExplanation> => this.#call({ method: 'GET', path: `/v1/log/explain/${enc(requestId)}` }),
+    /**
+     * Polls until `predicate` holds for the rows matching `q` of exchanges that have ended
+     * (complete rows; rows are written in batches, a few tens of ms after the request ends);
+     * returns them, or throws after `timeoutMs`.
+     */
     waitFor: async (q: LogQuery, predicate: (rows: LogRow[]) => boolean, timeoutMs = 5_000): Promise<LogRow[]> => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -305,6 +322,12 @@ export class StandinClient {
 
 export function createClient(options: StandinClientOptions = {}): StandinClient {
   return new StandinClient(options);
+}
+
+/** The query string of the log filters; Dates as epoch ms, absent filters left out. */
+function filterQuery(q: LogFilters): Record<string, string | number | undefined> {
+  const time = (t: Date | number | string | undefined): string | number | undefined => (t instanceof Date ? t.getTime() : t);
+  return { sandbox: q.sandbox, host: q.host, decision: q.decision, status: q.status, secret: q.secret, method: q.method, since: time(q.since), until: time(q.until) };
 }
 
 function enc(segment: string): string {

@@ -59,6 +59,20 @@ describe('SDK against a running gateway', () => {
     expect(JSON.stringify(rows)).not.toContain(REAL);
     // Polling forward from the last id seen returns nothing new.
     expect(await standin.log.query({ sandbox: 'job-1', afterId: rows.at(-1)?.id })).toEqual([]);
+    // Every filter of the API, typed: each one narrows (a wrong value selects nothing).
+    expect((await standin.log.query({ sandbox: 'job-1', secret: 'anthropic-prod@1', status: 200, method: 'GET', until: new Date(Date.now() + 60_000) })).map((x) => x.requestId)).toContain(row?.requestId);
+    expect(await standin.log.query({ sandbox: 'job-1', secret: 'anthropic-prod@2' })).toEqual([]);
+    expect(await standin.log.query({ sandbox: 'job-1', status: 404 })).toEqual([]);
+    expect(await standin.log.query({ sandbox: 'job-1', until: new Date(Date.now() - 3_600_000) })).toEqual([]);
+    const stats = await standin.log.stats({ sandbox: 'job-1' });
+    expect(stats.total.requests).toBeGreaterThanOrEqual(1);
+    expect(stats.swaps).toContainEqual({ key: 'anthropic-prod@1', requests: expect.any(Number) as number });
+    const explained = await standin.log.explain(row?.requestId ?? '');
+    expect(explained.row).toMatchObject({ requestId: row?.requestId, decision: 'swapped' });
+    expect(explained.explanation.fix).toEqual([]);
+    expect(JSON.stringify([stats, explained])).not.toContain(REAL);
+    await expect(standin.log.explain('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ status: 404, code: 'CTL_NOT_FOUND' });
+    await expect(standin.log.query({ status: 'x' as unknown as number })).rejects.toMatchObject({ status: 400, code: 'CTL_INVALID' });
 
     await standin.sandboxes.delete('job-1');
     expect((await standin.sandboxes.list()).map((s) => s.name)).not.toContain('job-1');
