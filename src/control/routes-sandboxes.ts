@@ -1,17 +1,18 @@
 import { isIP } from 'node:net';
-import { checkBindings } from '../sandbox-env/check.js';
+import { checkBindings, type BindingCheck } from '../sandbox-env/check.js';
 import { checkProxyAddress, sandboxEnv } from '../sandbox-env/env.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
 import { DEFAULT_ENVIRONMENT, type SandboxInfo } from '../model/secrets.js';
 import { type Store } from '../store/types.js';
 import { checkEnv, checkLabel, checkName } from '../store/validate.js';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { ControlDeps } from './deps.js';
 import { querySchema } from './openapi.js';
 import { ControlError } from './problem.js';
 import { route, type Route } from './route.js';
 import { Ref, Sandbox, SandboxCreated, SandboxEnv } from './schemas.js';
+import type { Assignable, Check } from './schemas-log.js';
 import type { SandboxMeta } from './wire.js';
 
 const CHECK = Type.Object(
@@ -39,6 +40,10 @@ const CHECK_REPORT = Type.Object({
     }),
   ),
 }, { description: 'Per binding: whether the gateway would apply the credential and where, and whether the CA bundle trusts it.' });
+
+type CheckedBinding = Static<typeof CHECK_REPORT>['bindings'][number];
+// The probe's result and the reply schema stay one shape: a field added to either fails the build.
+export type CheckReportMatches = [Check<Assignable<BindingCheck, CheckedBinding>>, Check<Assignable<CheckedBinding, BindingCheck>>];
 
 const PROXY_DESCRIPTION = 'HOST:PORT the sandbox reaches the gateway at (default: where the proxy listens)';
 

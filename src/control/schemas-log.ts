@@ -45,8 +45,9 @@ export const LogExplanationSchema = Type.Object({
   }),
 });
 
-type Assignable<A, B> = [A] extends [B] ? true : false;
-type Check<T extends true> = T;
+/** Compile-time proof that a reply schema and the type a handler returns are the same shape. */
+export type Assignable<A, B> = [A] extends [B] ? true : false;
+export type Check<T extends true> = T;
 export type LogSchemasMatch = [
   Check<Assignable<NetLogStats, Static<typeof LogStatsSchema>>>,
   Check<Assignable<Static<typeof LogStatsSchema>, NetLogStats>>,
