@@ -1,4 +1,4 @@
-// Turns the results into the printed table (values, ratios to direct and to mitmproxy, targets
+// Turns the results into the printed table (values, ratios to direct, mitmproxy and the nginx relay, targets
 // with PASS/MISS) and the JSON document written to bench-results/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -32,6 +32,7 @@ export function evaluateTargets(cfg, results) {
   const d = results.direct;
   const s = results.standin;
   const m = results.mitmproxy;
+  const n = results.nginx;
   const t = cfg.targets;
   const out = [];
   const add = (name, value, target, pass) => out.push({ name, value, target, result: pass === null ? 'n/a' : pass ? 'PASS' : 'MISS' });
@@ -41,11 +42,19 @@ export function evaluateTargets(cfg, results) {
     add(`small c=${c} throughput vs mitmproxy`, r === null ? null : `${r}x`, `>= ${t.smallVsMitm}x`, r === null ? null : r >= t.smallVsMitm);
   }
   for (const c of cfg.concurrency) {
+    const r = ratio(get(s, `small.${c}.rps`), get(n, `small.${c}.rps`));
+    add(`small c=${c} throughput vs nginx relay`, r === null ? null : `${r}x`, `>= ${t.smallVsNginx}x`, r === null ? null : r >= t.smallVsNginx);
+  }
+  for (const c of cfg.concurrency) {
     const r = ratio(get(s, `small.${c}.p50`), get(d, `small.${c}.p50`));
     add(`small c=${c} p50 vs direct`, r === null ? null : `${r}x`, `<= ${t.p50VsDirect}x`, r === null ? null : r <= t.p50VsDirect);
   }
   const sr = ratio(get(s, 'stream.mbPerSec'), get(d, 'stream.mbPerSec'));
   add('stream throughput vs direct', sr === null ? null : `${sr}x`, `>= ${t.streamVsDirect}x`, sr === null ? null : sr >= t.streamVsDirect && get(s, 'stream.complete') === true);
+  const sn = ratio(get(s, 'stream.mbPerSec'), get(n, 'stream.mbPerSec'));
+  add('stream throughput vs nginx relay', sn === null ? null : `${sn}x`, `>= ${t.streamVsNginx}x`, sn === null ? null : sn >= t.streamVsNginx && get(s, 'stream.complete') === true);
+  const sm = ratio(get(s, 'stream.mbPerSec'), get(m, 'stream.mbPerSec'));
+  add('stream throughput vs mitmproxy', sm === null ? null : `${sm}x`, `>= ${t.streamVsMitm}x`, sm === null ? null : sm >= t.streamVsMitm && get(s, 'stream.complete') === true);
   const rss = get(s, 'stream.peakRssMb');
   add('gateway peak RSS during stream', rss == null ? null : `${rss} MB`, `< ${t.streamRssMb} MB`, rss == null ? null : rss < t.streamRssMb);
   const nh = cmp(get(s, 'newhost.p50'), get(d, 'newhost.p50'), (a, b) => round(a - b, 2));
@@ -67,12 +76,12 @@ function fmt(v) {
 }
 
 export function renderTable(cfg, results, targets, columns) {
-  const header = ['metric', 'unit', ...columns, 'standin/direct', 'standin/mitm'];
+  const header = ['metric', 'unit', ...columns, 'standin/direct', 'standin/mitm', 'standin/nginx'];
   const lines = [header];
   for (const [label, path, unit] of tableRows(cfg)) {
     const vals = columns.map((c) => get(results[c], path));
     const s = get(results.standin, path);
-    lines.push([label, unit, ...vals.map(fmt), fmt(ratio(s, get(results.direct, path))), fmt(ratio(s, get(results.mitmproxy, path)))]);
+    lines.push([label, unit, ...vals.map(fmt), fmt(ratio(s, get(results.direct, path))), fmt(ratio(s, get(results.mitmproxy, path))), fmt(ratio(s, get(results.nginx, path)))]);
   }
   const widths = header.map((_, i) => Math.max(...lines.map((l) => String(l[i]).length)));
   const pad = (l) => l.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
