@@ -1,8 +1,35 @@
-// Memory of a process from /proc (Linux only): current RSS, peak RSS (VmHWM), and a sampler.
+// Memory and CPU of a process from /proc (Linux only): current RSS, peak RSS (VmHWM), a sampler,
+// CPU time. Each covers the process and its descendants (standin's proxy workers under
+// `serve --workers N`): RSS is summed over them (shared pages count once per process, so the sum
+// is an upper bound), peak RSS is the sum of each one's peak, CPU is summed.
 import { readFileSync, writeFileSync } from 'node:fs';
 
-/** { rssKb, hwmKb } from /proc/PID/status, or undefined when the process is gone. */
+/** PID and every live descendant (from /proc/PID/task/TID/children). */
+export function treePids(pid) {
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      return;
+    }
+    for (const c of text.trim().split(/\s+/).filter(Boolean)) walk(Number(c));
+  };
+  walk(pid);
+  return out;
+}
+
+/** { rssKb, hwmKb } summed over the process tree, or undefined when the process is gone. */
 export function readMem(pid) {
+  const parts = treePids(pid).map(readOneMem).filter((m) => m !== undefined);
+  if (parts.length === 0) return undefined;
+  const sum = (k) => (parts.some((m) => m[k] === undefined) ? undefined : parts.reduce((a, m) => a + m[k], 0));
+  return { rssKb: sum('rssKb'), hwmKb: sum('hwmKb'), processes: parts.length };
+}
+
+function readOneMem(pid) {
   let text;
   try {
     text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -22,7 +49,7 @@ export function readMem(pid) {
  */
 export function resetPeak(pid) {
   try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const p of treePids(pid)) writeFileSync(`/proc/${p}/clear_refs`, '5');
     return true;
   } catch {
     return false;
@@ -54,8 +81,13 @@ export function sampleRss(pid, everyMs = 50) {
 
 export const mb = (kb) => (kb === undefined || kb === null ? null : Math.round((kb / 1024) * 10) / 10);
 
-/** CPU time (user + system) of a process in ms, from /proc/PID/stat; undefined when gone. */
+/** CPU time (user + system) of a process tree in ms, from /proc/PID/stat; undefined when gone. */
 export function readCpuMs(pid) {
+  const parts = treePids(pid).map(readOneCpuMs).filter((v) => v !== undefined);
+  return parts.length === 0 ? undefined : parts.reduce((a, b) => a + b, 0);
+}
+
+function readOneCpuMs(pid) {
   let text;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
