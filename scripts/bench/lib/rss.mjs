@@ -26,7 +26,8 @@ export function readMem(pid) {
   const parts = treePids(pid).map(readOneMem).filter((m) => m !== undefined);
   if (parts.length === 0) return undefined;
   const sum = (k) => (parts.some((m) => m[k] === undefined) ? undefined : parts.reduce((a, m) => a + m[k], 0));
-  return { rssKb: sum('rssKb'), hwmKb: sum('hwmKb'), processes: parts.length };
+  const max = (k) => Math.max(0, ...parts.map((m) => m[k] ?? 0));
+  return { rssKb: sum('rssKb'), hwmKb: sum('hwmKb'), maxRssKb: max('rssKb'), maxHwmKb: max('hwmKb'), processes: parts.length };
 }
 
 function readOneMem(pid) {
@@ -56,9 +57,10 @@ export function resetPeak(pid) {
   }
 }
 
-/** Samples VmRSS every `everyMs`; stop() returns { maxKb, samples, lastKb }. */
+/** Samples VmRSS every `everyMs`; stop() returns { maxKb (tree sum), maxOneKb (largest process), samples, lastKb }. */
 export function sampleRss(pid, everyMs = 50) {
   let maxKb = 0;
+  let maxOneKb = 0;
   let lastKb = 0;
   let samples = 0;
   const tick = () => {
@@ -67,6 +69,7 @@ export function sampleRss(pid, everyMs = 50) {
     samples += 1;
     lastKb = m.rssKb;
     if (m.rssKb > maxKb) maxKb = m.rssKb;
+    if (m.maxRssKb > maxOneKb) maxOneKb = m.maxRssKb;
   };
   tick();
   const timer = setInterval(tick, everyMs);
@@ -74,7 +77,7 @@ export function sampleRss(pid, everyMs = 50) {
     stop() {
       tick();
       clearInterval(timer);
-      return { maxKb, lastKb, samples };
+      return { maxKb, maxOneKb, lastKb, samples };
     },
   };
 }
