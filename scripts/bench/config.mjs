@@ -1,7 +1,7 @@
 // Bench parameters: the full run (default, a few minutes) and --quick (under a minute or two).
 // Every load is bounded by a count AND a time; see README.md for what each number means.
 
-export const COLUMNS = ['direct', 'standin', 'mitmproxy'];
+export const COLUMNS = ['direct', 'standin', 'mitmproxy', 'nginx'];
 export const STEPS = ['newhost', 'newconn', 'small', 'idle', 'stream'];
 
 export function parseArgs(argv, env = process.env) {
@@ -21,13 +21,13 @@ export function parseArgs(argv, env = process.env) {
   return args;
 }
 
-export const USAGE = `usage: npm run bench [-- --quick] [-- --only=direct,standin,mitmproxy] [-- --out=FILE]
+export const USAGE = `usage: npm run bench [-- --quick] [-- --only=direct,standin,mitmproxy,nginx] [-- --out=FILE]
   --quick   100 MB stream, 500 idle tunnels, shorter windows (also BENCH_QUICK=1)
   --only    run a subset of the columns (direct is needed for the ratios to direct)
   --steps   run a subset of the measurements: newhost,newconn,small,idle,stream
-  --concurrency  small-request levels (default 1,8,32), e.g. --concurrency=32 while profiling
+  --concurrency  small-request levels (default 1,16), e.g. --concurrency=32 while profiling
   --out     JSON file (default bench-results/latest.json)
-env: BENCH_MITMDUMP=/path/to/mitmdump, BENCH_STANDIN_LOG_LEVEL (default info),
+env: BENCH_MITMDUMP=/path/to/mitmdump, BENCH_NGINX=/path/to/nginx, BENCH_STANDIN_LOG_LEVEL (default info),
      BENCH_STANDIN_MAIN (another build's dist/cli/main.js), BENCH_STANDIN_NODE_ARGS (extra node flags for the gateway, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")`;
 
 export function makeConfig({ quick, concurrency }) {
@@ -37,7 +37,7 @@ export function makeConfig({ quick, concurrency }) {
     quick,
     // Overall guard: measurements not started by then are skipped (each one is bounded anyway).
     budgetMs: quick ? 150_000 : 290_000,
-    concurrency: concurrency ?? [1, 8, 32],
+    concurrency: concurrency ?? [1, 16],
     small: quick
       ? { maxRequests: 5_000, durationMs: 2_000, warmupRequests: 300, warmupMs: 500 }
       : { maxRequests: 50_000, durationMs: 5_000, warmupRequests: 2_000, warmupMs: 1_000 },
@@ -47,6 +47,6 @@ export function makeConfig({ quick, concurrency }) {
     stream: { bytes: quick ? 100e6 : 1e9, noSwapBytes: quick ? 50e6 : 200e6, durationMs: quick ? 30_000 : 60_000 },
     // standin caps connections per sandbox (512 at the time of writing): spread tunnels over sandboxes.
     idle: { tunnels: idleTunnels, parallel: 32, openMs: quick ? 30_000 : 60_000, perSandbox: 400 },
-    targets: { smallVsMitm: 4, p50VsDirect: 1.3, streamVsDirect: 0.6, streamRssMb: 150, newHostPlusMs: 15, newConnPlusMs: 5 },
+    targets: { smallVsMitm: 4, smallVsNginx: 0.5, p50VsDirect: 1.3, streamVsDirect: 0.6, streamVsNginx: 0.8, streamVsMitm: 2, streamRssMb: 150, newHostPlusMs: 15, newConnPlusMs: 5 },
   };
 }

@@ -41,6 +41,9 @@ export async function startStandin({ repoRoot, home, certDir, upstreamPort, real
   const nodeArgs = [...gatewayNodeFlags(repoRoot), ...(process.env.BENCH_STANDIN_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const args = [...nodeArgs, main, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(certDir, 'test-ca.pem'), '--allow-dest', '127.0.0.1', '--log-level', logLevel];
   for (const h of hosts) args.push('--resolve', `${h}=127.0.0.1`);
+  // BENCH_STANDIN_WORKERS: `serve --workers N` (default: the gateway's own, one per core; builds
+  // from before the flag existed are run without it).
+  if (process.env.BENCH_STANDIN_WORKERS) args.push('--workers', process.env.BENCH_STANDIN_WORKERS);
   const child = start(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderrTail = keepTail(child.stderr, 400);
   let stderrLines = 0;

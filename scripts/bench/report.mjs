@@ -1,4 +1,4 @@
-// Turns the results into the printed table (values, ratios to direct and to mitmproxy, targets
+// Turns the results into the printed table (values, ratios to direct, mitmproxy and the nginx relay, targets
 // with PASS/MISS) and the JSON document written to bench-results/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -19,7 +19,7 @@ function tableRows(cfg) {
   rows.push(['new host 1st request p50', 'newhost.p50', 'ms'], ['new host 1st request p99', 'newhost.p99', 'ms']);
   const gb = cfg.stream.bytes >= 1e9 ? `${cfg.stream.bytes / 1e9} GB` : `${cfg.stream.bytes / 1e6} MB`;
   rows.push(['proxy RSS at start', 'rssAtStartMb', 'MB']);
-  rows.push([`stream ${gb} (swapped)`, 'stream.mbPerSec', 'MB/s'], [`stream ${gb}: RSS before`, 'stream.rssBeforeMb', 'MB'], [`stream ${gb}: peak RSS`, 'stream.peakRssMb', 'MB']);
+  rows.push([`stream ${gb} (swapped)`, 'stream.mbPerSec', 'MB/s'], [`stream ${gb}: RSS before`, 'stream.rssBeforeMb', 'MB'], [`stream ${gb}: peak RSS`, 'stream.peakRssMb', 'MB'], [`stream ${gb}: peak RSS, largest process`, 'stream.peakProcessRssMb', 'MB']);
   rows.push([`stream ${cfg.stream.noSwapBytes / 1e6} MB (no token)`, 'streamNoSwap.mbPerSec', 'MB/s']);
   rows.push([`${cfg.idle.tunnels} idle tunnels: RSS before`, 'idle.rssBeforeMb', 'MB'], [`${cfg.idle.tunnels} idle tunnels: RSS open`, 'idle.rssAfterMb', 'MB']);
   rows.push(['idle tunnels: per tunnel', 'idle.kbPerTunnel', 'KB'], ['idle tunnels: opened', 'idle.opened', ''], ['idle tunnels: open time', 'idle.openSeconds', 's']);
@@ -32,6 +32,7 @@ export function evaluateTargets(cfg, results) {
   const d = results.direct;
   const s = results.standin;
   const m = results.mitmproxy;
+  const n = results.nginx;
   const t = cfg.targets;
   const out = [];
   const add = (name, value, target, pass) => out.push({ name, value, target, result: pass === null ? 'n/a' : pass ? 'PASS' : 'MISS' });
@@ -41,13 +42,23 @@ export function evaluateTargets(cfg, results) {
     add(`small c=${c} throughput vs mitmproxy`, r === null ? null : `${r}x`, `>= ${t.smallVsMitm}x`, r === null ? null : r >= t.smallVsMitm);
   }
   for (const c of cfg.concurrency) {
+    const r = ratio(get(s, `small.${c}.rps`), get(n, `small.${c}.rps`));
+    add(`small c=${c} throughput vs nginx relay`, r === null ? null : `${r}x`, `>= ${t.smallVsNginx}x`, r === null ? null : r >= t.smallVsNginx);
+  }
+  for (const c of cfg.concurrency) {
     const r = ratio(get(s, `small.${c}.p50`), get(d, `small.${c}.p50`));
     add(`small c=${c} p50 vs direct`, r === null ? null : `${r}x`, `<= ${t.p50VsDirect}x`, r === null ? null : r <= t.p50VsDirect);
   }
   const sr = ratio(get(s, 'stream.mbPerSec'), get(d, 'stream.mbPerSec'));
   add('stream throughput vs direct', sr === null ? null : `${sr}x`, `>= ${t.streamVsDirect}x`, sr === null ? null : sr >= t.streamVsDirect && get(s, 'stream.complete') === true);
+  const sn = ratio(get(s, 'stream.mbPerSec'), get(n, 'stream.mbPerSec'));
+  add('stream throughput vs nginx relay', sn === null ? null : `${sn}x`, `>= ${t.streamVsNginx}x`, sn === null ? null : sn >= t.streamVsNginx && get(s, 'stream.complete') === true);
+  const sm = ratio(get(s, 'stream.mbPerSec'), get(m, 'stream.mbPerSec'));
+  add('stream throughput vs mitmproxy', sm === null ? null : `${sm}x`, `>= ${t.streamVsMitm}x`, sm === null ? null : sm >= t.streamVsMitm && get(s, 'stream.complete') === true);
   const rss = get(s, 'stream.peakRssMb');
-  add('gateway peak RSS during stream', rss == null ? null : `${rss} MB`, `< ${t.streamRssMb} MB`, rss == null ? null : rss < t.streamRssMb);
+  add('gateway peak RSS during stream (all processes)', rss == null ? null : `${rss} MB`, `< ${t.streamRssMb} MB`, rss == null ? null : rss < t.streamRssMb);
+  const one = get(s, 'stream.peakProcessRssMb');
+  if (get(s, 'stream.processes') > 1) add('gateway peak RSS during stream (the relaying worker)', one == null ? null : `${one} MB`, `< ${t.streamRssMb} MB`, one == null ? null : one < t.streamRssMb);
   const nh = cmp(get(s, 'newhost.p50'), get(d, 'newhost.p50'), (a, b) => round(a - b, 2));
   add('new host 1st request p50 - direct', nh === null ? null : `+${nh} ms`, `<= +${t.newHostPlusMs} ms`, nh === null ? null : nh <= t.newHostPlusMs);
   const nc = cmp(get(s, 'newconn.p50'), get(d, 'newconn.p50'), (a, b) => round(a - b, 2));
@@ -67,12 +78,12 @@ function fmt(v) {
 }
 
 export function renderTable(cfg, results, targets, columns) {
-  const header = ['metric', 'unit', ...columns, 'standin/direct', 'standin/mitm'];
+  const header = ['metric', 'unit', ...columns, 'standin/direct', 'standin/mitm', 'standin/nginx'];
   const lines = [header];
   for (const [label, path, unit] of tableRows(cfg)) {
     const vals = columns.map((c) => get(results[c], path));
     const s = get(results.standin, path);
-    lines.push([label, unit, ...vals.map(fmt), fmt(ratio(s, get(results.direct, path))), fmt(ratio(s, get(results.mitmproxy, path)))]);
+    lines.push([label, unit, ...vals.map(fmt), fmt(ratio(s, get(results.direct, path))), fmt(ratio(s, get(results.mitmproxy, path))), fmt(ratio(s, get(results.nginx, path)))]);
   }
   const widths = header.map((_, i) => Math.max(...lines.map((l) => String(l[i]).length)));
   const pad = (l) => l.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick]`: standin side by side with a direct connection and with mitmproxy
-// (when mitmdump is installed) doing the same header swap — same upstream, same client, same
+// (when mitmdump is installed) doing the same header swap, and with nginx (when installed) as a
+// plain TLS-in/TLS-out relay, the floor of any two-leg TLS proxy — same upstream, same client, same
 // certificates, same machine, same run. Loopback only. Prints a table and writes JSON.
 //
 // Processes: this orchestrator (idle while measuring: it only reads /proc and the log database),
@@ -14,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COLUMNS, STEPS, USAGE, makeConfig, parseArgs } from './config.mjs';
 import { startMitm, findMitmdump } from './launch-mitm.mjs';
+import { findNginx, startNginx } from './launch-nginx.mjs';
 import { startStandin } from './launch-standin.mjs';
 import { startUpstream } from './launch-upstream.mjs';
 import { openRowCounter } from './lib/netlog-db.mjs';
@@ -90,6 +92,16 @@ async function main() {
         log(`bench: mitmproxy ${mitm.version} ${mitm.address} (pid ${mitm.pid})`);
       }
     }
+    let nginx;
+    if (wanted.includes('nginx')) {
+      if (!findNginx()) notes.push('nginx not found: nginx column skipped (apt-get install nginx)');
+      else {
+        nginx = await startNginx({ tmp, certDir, upstreamPort: upstream.port, host: 'api.standin.test' });
+        // Reached like the upstream itself (TLS to its port, the real value): a reverse proxy, no CONNECT.
+        cols.push({ name: 'nginx', pid: nginx.pid, target: { mode: 'direct', ca: testCa, upstreamPort: nginx.port, creds: [{ authorization: `Bearer ${realValue}` }] }, sent: 0 });
+        log(`bench: nginx ${nginx.version} relay 127.0.0.1:${nginx.port} (pid ${nginx.pid}, one process)`);
+      }
+    }
     for (const n of notes) log(`bench: ${n}`);
 
     const results = Object.fromEntries(cols.map((c) => [c.name, {}]));
@@ -125,7 +137,8 @@ async function main() {
     await step('stream (swapped)', async (col, r) => (r.stream = await measureStream(cfg, col, { bytes: cfg.stream.bytes, authorized: true })));
     await step('stream (no token)', async (col, r) => (r.streamNoSwap = await measureStream(cfg, col, { bytes: cfg.stream.noSwapBytes, authorized: false })));
     await step(`idle ${cfg.idle.tunnels} tunnels`, async (col, r) => {
-      if (col.name !== 'direct') r.idle = await measureIdle(cfg, col);
+      // Idle tunnels are CONNECT tunnels: the reverse-proxy and direct columns have none.
+      if (col.name === 'standin' || col.name === 'mitmproxy') r.idle = await measureIdle(cfg, col);
     });
 
     // Shut standin down the way an operator does (SIGTERM flushes the log), then count its rows.
@@ -141,6 +154,7 @@ async function main() {
       log(`  network log                standin    ${results.standin.netlog.rows} rows for ${standinCol.sent} requests sent`);
     }
     if (mitm) await mitm.stop();
+    if (nginx) await nginx.stop();
     const upstreamCounts = await upstream.stats();
     await upstream.stop();
 
@@ -152,6 +166,7 @@ async function main() {
       mode: cfg.quick ? 'quick' : 'full',
       machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, platform: process.platform },
       mitmproxy: mitm ? mitm.version : null,
+      nginx: nginx ? nginx.version : null,
       columns,
       config: cfg,
       results,

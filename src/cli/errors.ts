@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { RuntimeError, UsageError } from '../errors.js';
 import { escapeForTerminal } from '../netlog/sanitize.js';
+import { WorkerStartError } from '../workers/protocol.js';
 
 /**
  * The one place where an error becomes an exit code and a line on stderr.
@@ -30,6 +31,8 @@ export function describeError(e: unknown): Reported {
   if (e instanceof UsageError) return { exitCode: 2, lines: [line(e.message)] };
   if (e instanceof RuntimeError) return { exitCode: 1, lines: [line(e.message)] };
   if (e instanceof CommanderError) return fromCommander(e);
+  // Described by the worker that failed, with these same rules: its lines are printed as they are.
+  if (e instanceof WorkerStartError) return { exitCode: e.exitCode, lines: e.lines };
   const name = e instanceof Error ? e.name : typeof e;
   return { exitCode: 1, lines: [line(`internal error (${name})`)] };
 }

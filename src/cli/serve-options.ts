@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { errnoCode } from '../config/home.js';
 import { parseControlAddress, type ControlAddress } from '../control/address.js';
 import { UsageError } from '../errors.js';
@@ -24,6 +25,7 @@ export interface RawServeOptions {
   /** `--no-http2` sets false. */
   http2?: boolean;
   maxBodyBytes?: string;
+  workers?: string;
 }
 
 export interface ServeOptions {
@@ -42,10 +44,12 @@ export interface ServeOptions {
   http2: boolean;
   /** Largest request body read whole for a body or signing scheme; undefined: 1 MiB. */
   maxBodyBytes: number | undefined;
+  /** Proxy worker processes; 1 is a single process (no primary). Default: the number of cores. */
+  workers: number;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -97,6 +101,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (bodyRaw !== undefined && !(/^\d{1,10}$/.test(String(bodyRaw)) && maxBodyBytes !== undefined && maxBodyBytes >= 1024 && maxBodyBytes <= 1024 ** 3)) {
     problems.push(`invalid --max-body-bytes '${printable(String(bodyRaw))}': an integer from 1024 to 1073741824`);
   }
+  const workersRaw = raw.workers;
+  const workers = workersRaw === undefined ? defaultWorkers() : Number(workersRaw);
+  if (workersRaw !== undefined && !(/^\d{1,3}$/.test(String(workersRaw)) && workers >= 1 && workers <= MAX_WORKERS)) {
+    problems.push(`invalid --workers '${printable(String(workersRaw))}': an integer from 1 to ${MAX_WORKERS}`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -109,7 +118,15 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     scrubUnboundHours,
     http2: raw.http2 !== false,
     maxBodyBytes,
+    workers,
   };
+}
+
+const MAX_WORKERS = 256;
+
+/** One worker per core the process may run on (a cgroup or affinity limit counts), at most MAX_WORKERS. */
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(MAX_WORKERS, availableParallelism()));
 }
 
 /**

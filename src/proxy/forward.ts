@@ -101,10 +101,12 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   // is forwarded (a body it could not read could carry the value).
   const codings = scrubber ? readableCodings(upRes) : [];
   ex.status = status;
-  upRes.on('data', (chunk: Buffer) => (ex.bytesIn += chunk.length));
+  // Bytes received are counted by the relay's own listener where it reads upRes itself: one
+  // listener call per chunk instead of two on a stream's hot path.
+  const count = (n: number): void => void (ex.bytesIn += n);
   if (!scrubber) {
     res.writeHead(status, message, toRaw(headers));
-    relayBody(upRes, res, undefined, fail);
+    relayBody(upRes, res, undefined, fail, undefined, count);
     return;
   }
 
@@ -116,6 +118,7 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   const bodiless = fwd.method === 'HEAD' || status < 200 || status === 204 || status === 304;
   if (!bodiless) headers = withoutHeader(headers, 'content-length');
   if (codings.length === 0 && length !== undefined) {
+    upRes.on('data', (chunk: Buffer) => count(chunk.length));
     // Most API responses: scrub the whole body at once and answer with its exact length.
     collectBody(upRes, length, fail, (body) => {
       const scrubbed = scrubber.scrubChunk(body, true).out;
@@ -126,9 +129,10 @@ function relayResponse(upRes: IncomingMessage, res: ResponseSink, fwd: Forward, 
   }
   if (codings.length === 0) {
     res.writeHead(status, scrubbedMessage, toRaw(headers));
-    relayBody(upRes, res, scrubber.state(), fail);
+    relayBody(upRes, res, scrubber.state(), fail, undefined, count);
     return;
   }
+  upRes.on('data', (chunk: Buffer) => count(chunk.length));
   // Decoded, scrubbed and encoded again, layer by layer. The head waits for the first decoded
   // bytes: a body that does not decode as labelled is answered 502, not relayed or half-sent.
   const { decoders, encoders } = codecChain(codings);

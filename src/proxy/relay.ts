@@ -19,9 +19,16 @@ import type { ResponseSink } from './sink.js';
  * Backpressure is checked once per turn: what one read delivers (at most one socket read's worth)
  * is written, then the upstream is paused until the client drains. `open` runs once, before the
  * first byte or the end (the head is written then, so a body that fails to decode before it can
- * still be answered with a problem instead of a cut).
+ * still be answered with a problem instead of a cut). `count` sees every chunk as received.
  */
-export function relayBody(upRes: Readable, res: ResponseSink, scrub: ScrubState | undefined, fail: (e: unknown) => void, open?: () => void): void {
+export function relayBody(
+  upRes: Readable,
+  res: ResponseSink,
+  scrub: ScrubState | undefined,
+  fail: (e: unknown) => void,
+  open?: () => void,
+  count?: (bytes: number) => void,
+): void {
   let opened = open === undefined;
   const openOnce = (): void => {
     if (opened) return;
@@ -44,6 +51,7 @@ export function relayBody(upRes: Readable, res: ResponseSink, scrub: ScrubState 
     }
   };
   upRes.on('data', (chunk: Buffer) => {
+    count?.(chunk.length);
     const out = scrub ? scrub.push(chunk) : chunk;
     if (out.length === 0 || res.destroyed) return;
     openOnce();

@@ -34,7 +34,9 @@ export interface ServeProcess {
 
 /**
  * `standin serve` as a separate process on a fresh home, pointed at a local upstream the way the
- * README's development flags describe (`--resolve`, `--allow-dest`, `--upstream-ca`).
+ * README's development flags describe (`--resolve`, `--allow-dest`, `--upstream-ca`). One process
+ * (`--workers 1`) unless the test passes its own `--workers`: tests that read the gateway's memory
+ * or kill it by pid mean that one process (test/e2e/workers.test.ts covers several).
  */
 export async function startServe(upstreamPort: number, hosts: string[], extraArgs: string[] = [], existingHome?: string): Promise<ServeProcess> {
   // An existing home: the same gateway started again (after a stop or a crash).
@@ -43,7 +45,8 @@ export async function startServe(upstreamPort: number, hosts: string[], extraArg
     const init = standin(home, ['init']);
     if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   }
-  const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', TEST_CA, '--allow-dest', `127.0.0.1:${upstreamPort}`, ...hosts.flatMap((h) => ['--resolve', `${h}=127.0.0.1`]), ...extraArgs];
+  const workers = extraArgs.includes('--workers') ? [] : ['--workers', '1'];
+  const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', TEST_CA, '--allow-dest', `127.0.0.1:${upstreamPort}`, ...hosts.flatMap((h) => ['--resolve', `${h}=127.0.0.1`]), ...workers, ...extraArgs];
   const child = spawn(process.execPath, args, { env: { ...process.env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -1,8 +1,36 @@
-// Memory of a process from /proc (Linux only): current RSS, peak RSS (VmHWM), and a sampler.
+// Memory and CPU of a process from /proc (Linux only): current RSS, peak RSS (VmHWM), a sampler,
+// CPU time. Each covers the process and its descendants (standin's proxy workers under
+// `serve --workers N`): RSS is summed over them (shared pages count once per process, so the sum
+// is an upper bound), peak RSS is the sum of each one's peak, CPU is summed.
 import { readFileSync, writeFileSync } from 'node:fs';
 
-/** { rssKb, hwmKb } from /proc/PID/status, or undefined when the process is gone. */
+/** PID and every live descendant (from /proc/PID/task/TID/children). */
+export function treePids(pid) {
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      return;
+    }
+    for (const c of text.trim().split(/\s+/).filter(Boolean)) walk(Number(c));
+  };
+  walk(pid);
+  return out;
+}
+
+/** { rssKb, hwmKb } summed over the process tree, or undefined when the process is gone. */
 export function readMem(pid) {
+  const parts = treePids(pid).map(readOneMem).filter((m) => m !== undefined);
+  if (parts.length === 0) return undefined;
+  const sum = (k) => (parts.some((m) => m[k] === undefined) ? undefined : parts.reduce((a, m) => a + m[k], 0));
+  const max = (k) => Math.max(0, ...parts.map((m) => m[k] ?? 0));
+  return { rssKb: sum('rssKb'), hwmKb: sum('hwmKb'), maxRssKb: max('rssKb'), maxHwmKb: max('hwmKb'), processes: parts.length };
+}
+
+function readOneMem(pid) {
   let text;
   try {
     text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -22,16 +50,17 @@ export function readMem(pid) {
  */
 export function resetPeak(pid) {
   try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const p of treePids(pid)) writeFileSync(`/proc/${p}/clear_refs`, '5');
     return true;
   } catch {
     return false;
   }
 }
 
-/** Samples VmRSS every `everyMs`; stop() returns { maxKb, samples, lastKb }. */
+/** Samples VmRSS every `everyMs`; stop() returns { maxKb (tree sum), maxOneKb (largest process), samples, lastKb }. */
 export function sampleRss(pid, everyMs = 50) {
   let maxKb = 0;
+  let maxOneKb = 0;
   let lastKb = 0;
   let samples = 0;
   const tick = () => {
@@ -40,6 +69,7 @@ export function sampleRss(pid, everyMs = 50) {
     samples += 1;
     lastKb = m.rssKb;
     if (m.rssKb > maxKb) maxKb = m.rssKb;
+    if (m.maxRssKb > maxOneKb) maxOneKb = m.maxRssKb;
   };
   tick();
   const timer = setInterval(tick, everyMs);
@@ -47,15 +77,20 @@ export function sampleRss(pid, everyMs = 50) {
     stop() {
       tick();
       clearInterval(timer);
-      return { maxKb, lastKb, samples };
+      return { maxKb, maxOneKb, lastKb, samples };
     },
   };
 }
 
 export const mb = (kb) => (kb === undefined || kb === null ? null : Math.round((kb / 1024) * 10) / 10);
 
-/** CPU time (user + system) of a process in ms, from /proc/PID/stat; undefined when gone. */
+/** CPU time (user + system) of a process tree in ms, from /proc/PID/stat; undefined when gone. */
 export function readCpuMs(pid) {
+  const parts = treePids(pid).map(readOneCpuMs).filter((v) => v !== undefined);
+  return parts.length === 0 ? undefined : parts.reduce((a, b) => a + b, 0);
+}
+
+function readOneCpuMs(pid) {
   let text;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -10,6 +10,8 @@ export async function measureStream(cfg, col, { bytes, authorized }) {
   let peakReset = false;
   let sampled;
   let hwmKb;
+  let hwmOneKb;
+  let processes;
   let cpuStart;
   let cpuEnd;
   const r = await runClient(
@@ -25,7 +27,10 @@ export async function measureStream(cfg, col, { bytes, authorized }) {
           sampler = sampleRss(col.pid, 50);
         } else if (m.name === 'end') {
           sampled = sampler?.stop();
-          hwmKb = readMem(col.pid)?.hwmKb;
+          const m = readMem(col.pid);
+          hwmKb = m?.hwmKb;
+          hwmOneKb = m?.maxHwmKb;
+          processes = m?.processes;
           cpuEnd = readCpuMs(col.pid);
         }
       },
@@ -47,6 +52,9 @@ export async function measureStream(cfg, col, { bytes, authorized }) {
     const peakKb = peakReset ? Math.max(hwmKb ?? 0, sampled.maxKb) : sampled.maxKb;
     out.rssBeforeMb = mb(before);
     out.peakRssMb = mb(peakKb);
+    // With proxy workers the download runs in one of them: its own peak, beside the sum.
+    out.processes = processes;
+    out.peakProcessRssMb = mb(peakReset ? Math.max(hwmOneKb ?? 0, sampled.maxOneKb) : sampled.maxOneKb);
     out.peakRssSource = peakReset ? 'VmHWM (reset at start) and VmRSS samples' : 'VmRSS samples every 50 ms';
     out.gatewayCpuSec = cpuStart !== undefined && cpuEnd !== undefined ? round((cpuEnd - cpuStart) / 1000, 2) : null;
   }

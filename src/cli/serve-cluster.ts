@@ -1,0 +1,138 @@
+import type { ControlServer } from '../control/server.js';
+import type { Gateway } from '../gateway.js';
+import type { CliContext } from './context.js';
+import { describeError } from './errors.js';
+import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
+import { out } from './output.js';
+import { formatListen, type ServeOptions } from './serve-options.js';
+import { gatewayOptions, listenError, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
+
+/** Set in a worker's environment by the primary: this process is one of its proxy workers. */
+export const WORKER_ENV = 'STANDIN_WORKER';
+const EXIT_FALLBACK_MS = 3_000;
+
+/**
+ * Node flags for the workers: the primary's own, plus a single-threaded GC. With one worker per
+ * core, V8's parallel GC helper threads only compete with the other workers for the same cores
+ * (measured on 2 cores: the helpers used about 40% as much CPU as the main thread under load).
+ */
+function workerExecArgv(): string[] {
+  const own = process.execArgv;
+  return own.includes('--single-threaded-gc') ? own : [...own, '--single-threaded-gc'];
+}
+
+/**
+ * `serve --workers N` (N > 1), the primary: the home, the CA (created here if missing; workers
+ * only read it), the network log's one writer, the control API and the serve state; the proxy
+ * runs in N workers sharing the listening socket. A worker that dies is replaced; SIGTERM drains
+ * them all, then writes their last rows.
+ */
+export async function servePrimary(ctx: CliContext, options: ServeOptions): Promise<void> {
+  const [{ loadOrCreateCa }, { createLogger }, { createNetLogWriter }, { Metrics, instrumentNetLog }, { WorkerPool }] = await Promise.all([
+    import('../ca/authority.js'),
+    import('../logging/logger.js'),
+    import('../netlog/writer.js'),
+    import('../control/metrics.js'),
+    import('../workers/pool.js'),
+  ]);
+  const paths = ctx.paths();
+  if (!isInitialised(paths)) await initHome(paths);
+  const logger = createLogger({ level: options.logLevel });
+  const db = ctx.db();
+  const store = ctx.store();
+  const { ca } = await loadOrCreateCa(paths.caDir);
+  await ensureCaBundle(paths, ca.certPem);
+  ensureNodePreload(paths);
+  const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+  const metrics = new Metrics();
+  const netlog = instrumentNetLog(netlogWriter, metrics);
+  const pool = new WorkerPool({
+    workers: options.workers,
+    execArgv: workerExecArgv(),
+    env: { [WORKER_ENV]: '1' },
+    onRows: (rows) => {
+      for (const row of rows) netlog.record(row);
+    },
+    onWorkerListening: (pid) => logger.info({ pid }, 'proxy worker listening'),
+    onWorkerExit: (info) => logger.warn(info, 'proxy worker exited; starting a replacement'),
+  });
+  let listening: { host: string; port: number };
+  try {
+    listening = await pool.start();
+  } catch (e) {
+    await pool.stop();
+    netlog.close();
+    throw e;
+  }
+  const address = formatListen(listening);
+  let ready = true;
+  let control: ControlServer | undefined;
+  try {
+    control = await startControl(options, { paths, store, db, metrics, logger, proxyAddress: address, proxyPort: listening.port, caCertPem: ca.certPem, ready: () => ready });
+    if (control?.address.kind === 'tcp') pool.setSelfPorts([control.address.port]);
+    registerGauges(metrics, pool, netlogWriter);
+    writeServeState(paths, address, control);
+  } catch (e) {
+    await control?.close();
+    await pool.stop();
+    netlog.close();
+    throw e;
+  }
+  logger.info({ workers: options.workers, pids: pool.pids() }, 'proxy workers listening');
+  out(`standin listening on http://${address}`);
+  await untilSignal();
+  logger.info('shutting down');
+  ready = false;
+  const force = (): void => process.exit(1);
+  process.once('SIGINT', force).once('SIGTERM', force);
+  try {
+    // Workers drain first and send their last rows; then the log is written and the API stops.
+    await pool.stop();
+    netlog.close();
+    await control?.close();
+  } finally {
+    removeServeState(paths);
+    ctx.close();
+  }
+  setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
+}
+
+/**
+ * One proxy worker: its own store connection (change detection by data_version, as for any other
+ * process), the CA read from the home, its share of the per-sandbox limits, and a network log
+ * that sends rows to the primary.
+ */
+export async function serveWorker(ctx: CliContext, options: ServeOptions): Promise<void> {
+  const [{ loadCa }, { startGateway }, { createLogger }, { workerRuntime }, { workerLimits }] = await Promise.all([
+    import('../ca/authority.js'),
+    import('../gateway.js'),
+    import('../logging/logger.js'),
+    import('../workers/worker.js'),
+    import('../workers/limits.js'),
+  ]);
+  const runtime = workerRuntime();
+  const { listen } = options;
+  let gateway: Gateway;
+  try {
+    const paths = ctx.paths();
+    const logger = createLogger({ level: options.logLevel });
+    const store = ctx.store();
+    const ca = await loadCa(paths.caDir);
+    const base = gatewayOptions(options, { store, ca, logger, netlog: runtime.netlog, selfPorts: runtime.selfPorts });
+    gateway = await startGateway({ ...base, limits: { ...base.limits, ...workerLimits(options.workers, options) } }).catch((e: unknown) => {
+      throw listenError(e, formatListen(listen));
+    });
+  } catch (e) {
+    const { lines, exitCode } = describeError(e);
+    await runtime.failed(lines, exitCode);
+    ctx.close();
+    process.exit(exitCode);
+  }
+  runtime.listening(gateway);
+  await runtime.untilStop();
+  // The primary kills a worker that has not drained after 8 s; leave before that on our own.
+  setTimeout(() => process.exit(1), 7_000).unref();
+  await runtime.drain(gateway);
+  ctx.close();
+  process.exit(0);
+}

@@ -1,0 +1,142 @@
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatControlAddress, MAX_SOCKET_PATH, type ControlAddress } from '../control/address.js';
+import type { Metrics } from '../control/metrics.js';
+import type { ControlServer } from '../control/server.js';
+import { errnoCode, type HomePaths } from '../config/home.js';
+import { RuntimeError } from '../errors.js';
+import type { CertificateAuthority } from '../ca/types.js';
+import type { Gateway, GatewayOptions } from '../gateway.js';
+import type { Logger } from '../logging/logger.js';
+import type { NetLogWriter } from '../netlog/types.js';
+import type { Store } from '../store/types.js';
+import type { Db } from '../store/database.js';
+import type { ServeOptions } from './serve-options.js';
+
+/** The parts of `serve` shared by the single process, the primary and the workers. */
+
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+};
+
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', on).off('SIGTERM', on);
+      resolve(signal);
+    };
+    process.on('SIGINT', on).on('SIGTERM', on);
+  });
+}
+
+// Only errors we recognise are described; anything else keeps its class name only (see errors.ts).
+export function listenError(e: unknown, address: string): unknown {
+  const code = errnoCode(e);
+  const reason = code === undefined ? undefined : LISTEN_ERRORS[code];
+  return reason === undefined ? e : new RuntimeError(`cannot listen on ${address}: ${reason}`);
+}
+
+/** What startGateway needs from the options; the caller adds its network log and own ports. */
+export function gatewayOptions(
+  options: ServeOptions,
+  parts: { store: Store; ca: CertificateAuthority; logger: Logger; netlog: NetLogWriter; selfPorts: Set<number> },
+): GatewayOptions {
+  return {
+    listen: options.listen,
+    store: parts.store,
+    netlog: parts.netlog,
+    ca: parts.ca,
+    upstreamCa: options.upstreamCa,
+    resolve: options.resolve,
+    allowDest: options.allowDest,
+    logger: parts.logger,
+    selfPorts: parts.selfPorts,
+    limits: {
+      ...(options.upstreamSocketsPerHost === undefined ? {} : { upstreamSocketsPerHost: options.upstreamSocketsPerHost }),
+      ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    },
+    ...(options.scrubUnboundHours === undefined ? {} : { unboundScrubMs: options.scrubUnboundHours * 3_600_000 }),
+    http2: options.http2,
+  };
+}
+
+/** The control API of this `serve` (the default socket in the home unless told otherwise), or undefined. */
+export async function startControl(
+  options: ServeOptions,
+  parts: { paths: HomePaths; store: Store; db: Db; metrics: Metrics; logger: Logger; proxyAddress: string; proxyPort: number; caCertPem: string; ready: () => boolean },
+): Promise<ControlServer | undefined> {
+  const [{ startControlServer }, { ApiKeysRepo }] = await Promise.all([import('../control/server.js'), import('../store/apikeys-repo.js')]);
+  const { paths } = parts;
+  const controlAddress = options.control === undefined ? defaultControlAddress(paths, parts.logger) : options.control;
+  if (controlAddress === null) return undefined;
+  return startControlServer(
+    {
+      store: parts.store,
+      db: parts.db,
+      apiKeys: new ApiKeysRepo(parts.db),
+      metrics: parts.metrics,
+      logger: parts.logger,
+      proxyAddress: () => parts.proxyAddress,
+      caBundlePath: paths.caBundle,
+      caCertPem: parts.caCertPem,
+      caBundlePem: () => readFileSync(paths.caBundle, 'utf8'),
+      ready: parts.ready,
+    },
+    { address: controlAddress, forbiddenPorts: [parts.proxyPort] },
+  ).catch((e: unknown) => {
+    throw controlAddress.kind === 'tcp' ? listenError(e, formatControlAddress(controlAddress)) : e;
+  });
+}
+
+/**
+ * The control socket in the home (`run/`, 0700). A home whose path is too long for a socket
+ * address gets no default control API (a warning says so) rather than a gateway that cannot start.
+ */
+function defaultControlAddress(paths: HomePaths, logger: { warn: (o: object, m: string) => void }): ControlAddress | null {
+  const dir = join(paths.home, 'run');
+  const path = join(dir, 'control.sock');
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+    logger.warn({ path }, 'home path too long for the control socket: pass --control unix:PATH, or --no-control');
+    return null;
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  } catch (e) {
+    throw new RuntimeError(`cannot create ${dir}: ${errnoCode(e) ?? 'unknown error'}`);
+  }
+  return { kind: 'unix', path };
+}
+
+/** Gauges read at scrape time (from the gateway, or summed over the workers). */
+export function registerGauges(metrics: Metrics, gateway: Pick<Gateway, 'stats'>, netlog: { pending(): number }): void {
+  metrics.setGauge('netlog_queue_depth', () => netlog.pending());
+  const stats = (): ReturnType<Gateway['stats']> => gateway.stats();
+  metrics.setGauge('open_connections', () => stats().openConnections);
+  metrics.setGauge('open_tunnels', () => stats().openTunnels);
+  metrics.setGauge('cert_cache_size', () => stats().leafCacheSize);
+}
+
+/** Tells `sandbox env`, `run` and SDK clients (other processes) where the running gateway listens. */
+export function writeServeState(paths: HomePaths, proxy: string, control?: ControlServer): void {
+  const state = { proxy, ...(control === undefined ? {} : { control: formatControlAddress(control.address) }), pid: process.pid, startedAt: new Date().toISOString() };
+  try {
+    writeFileSync(paths.serveState, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  } catch (e) {
+    throw new RuntimeError(`cannot write ${paths.serveState}: ${errnoCode(e) ?? 'unknown error'}`);
+  }
+}
+
+// Another gateway on the same home may have written the file since; only remove our own record.
+export function removeServeState(paths: HomePaths): void {
+  try {
+    const state: unknown = JSON.parse(readFileSync(paths.serveState, 'utf8'));
+    if (typeof state === 'object' && state !== null && 'pid' in state && state.pid === process.pid) {
+      rmSync(paths.serveState, { force: true });
+    }
+  } catch {
+    // Already gone or unreadable: nothing of ours to remove.
+  }
+}

@@ -1,0 +1,158 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { NetLogRow } from '../netlog/types.js';
+import { asWorkerMessage, WorkerStartError, type PrimaryMessage, type WorkerStats } from './protocol.js';
+
+export interface WorkerPoolOptions {
+  workers: number;
+  /** Node flags for the workers (the primary's own, plus tuning). */
+  execArgv: string[];
+  /** Extra environment for every worker (what tells it that it is one). */
+  env: Record<string, string>;
+  /** Finished and forwarded rows, in each worker's order; the primary writes them. */
+  onRows(rows: NetLogRow[]): void;
+  /** A worker (first or replacement) is listening. */
+  onWorkerListening?(pid: number | undefined): void;
+  /** A worker that died after start-up (it is replaced). */
+  onWorkerExit(info: { pid: number | undefined; code: number | null; signal: string | null; restartInMs: number }): void;
+  clock?: () => number;
+}
+
+const EMPTY_STATS: WorkerStats = { openConnections: 0, openTunnels: 0, leafCacheSize: 0, upstreamSockets: 0, upstreamPools: 0 };
+// A worker that keeps dying is restarted with a growing pause (up to this), not in a tight loop.
+const MAX_RESTART_DELAY_MS = 5_000;
+const CRASH_WINDOW_MS = 10_000;
+// After SIGTERM a worker drains (the gateway's grace period is 5 s); past this it is killed.
+const STOP_GRACE_MS = 8_000;
+
+interface Slot {
+  worker: Worker;
+  listening: boolean;
+  stats: WorkerStats;
+  /** Resolves once the worker has exited and its IPC channel is closed (every message read). */
+  gone: Promise<void>;
+}
+
+/**
+ * The proxy workers of `serve --workers N`: forks them (node:cluster, round-robin: the primary
+ * accepts and deals connections out), replaces one that dies, relays their rows to the one
+ * network-log writer, sums their gauges, and drains them all on stop.
+ */
+export class WorkerPool {
+  readonly #opts: WorkerPoolOptions;
+  readonly #slots = new Set<Slot>();
+  readonly #clock: () => number;
+  #address: { host: string; port: number } | undefined;
+  #selfPorts: number[] = [];
+  #stopping = false;
+  #recentCrashes: number[] = [];
+
+  constructor(opts: WorkerPoolOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? Date.now;
+  }
+
+  /** Forks the workers; resolves with the address once all listen, rejects if one cannot start. */
+  async start(): Promise<{ host: string; port: number }> {
+    cluster.schedulingPolicy = cluster.SCHED_RR;
+    cluster.setupPrimary({ execArgv: this.#opts.execArgv, serialization: 'advanced' });
+    // Every worker listens on the configured address: node:cluster binds it once, in this process,
+    // and shares that handle (port 0 too: all get the port the first bind picked, for as long as
+    // one worker holds it).
+    const all = await Promise.all(Array.from({ length: this.#opts.workers }, () => this.#fork()));
+    return this.#address ?? all[0] ?? { host: '', port: 0 };
+  }
+
+  /** Ports of this process the proxy must refuse (the control API's), sent to every worker. */
+  setSelfPorts(ports: number[]): void {
+    this.#selfPorts = ports;
+    for (const s of this.#slots) if (s.listening) this.#send(s.worker, { t: 'selfPorts', ports });
+  }
+
+  stats(): WorkerStats {
+    const sum = { ...EMPTY_STATS };
+    for (const s of this.#slots) for (const k of Object.keys(sum) as (keyof WorkerStats)[]) sum[k] += s.stats[k];
+    return sum;
+  }
+
+  size(): number {
+    return this.#slots.size;
+  }
+
+  pids(): number[] {
+    return [...this.#slots].map((s) => s.worker.process.pid ?? 0);
+  }
+
+  /** SIGTERM to every worker (each drains its exchanges and sends its last rows), then waits. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const all = [...this.#slots];
+    for (const s of all) s.worker.process.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      for (const s of all) if (s.worker.process.exitCode === null) s.worker.process.kill('SIGKILL');
+    }, STOP_GRACE_MS);
+    await Promise.all(all.map((s) => s.gone));
+    clearTimeout(timer);
+  }
+
+  #send(worker: Worker, m: PrimaryMessage): void {
+    if (worker.isConnected()) worker.send(m);
+  }
+
+  #fork(): Promise<{ host: string; port: number }> {
+    const worker = cluster.fork(this.#opts.env);
+    let exited = false;
+    let disconnected = false;
+    let markGone: () => void = () => undefined;
+    const gone = new Promise<void>((resolve) => (markGone = resolve));
+    const slot: Slot = { worker, listening: false, stats: { ...EMPTY_STATS }, gone };
+    this.#slots.add(slot);
+    return new Promise((resolve, reject) => {
+      let failure: WorkerStartError | undefined;
+      worker.on('message', (raw: unknown) => {
+        const m = asWorkerMessage(raw);
+        if (m === undefined) return;
+        if (m.t === 'rows') this.#opts.onRows(m.rows);
+        else if (m.t === 'stats') slot.stats = m.stats;
+        else if (m.t === 'fatal') failure = new WorkerStartError(m.lines, m.exitCode);
+        else if (m.t === 'listening') {
+          slot.listening = true;
+          this.#address ??= { host: m.host, port: m.port };
+          if (this.#selfPorts.length > 0) this.#send(worker, { t: 'selfPorts', ports: this.#selfPorts });
+          this.#opts.onWorkerListening?.(worker.process.pid);
+          resolve({ host: m.host, port: m.port });
+        }
+      });
+      const ended = (): void => {
+        if (!exited || !disconnected) return;
+        this.#slots.delete(slot);
+        markGone();
+        if (!slot.listening) {
+          const how = worker.process.signalCode ?? `code ${worker.process.exitCode ?? 'none'}`;
+          reject(failure ?? new WorkerStartError([`standin: a proxy worker exited during start-up (${how})`], 1));
+          if (this.#address === undefined || this.#stopping) return;
+        }
+        if (!this.#stopping) this.#replace(worker);
+      };
+      worker.process.once('exit', () => {
+        exited = true;
+        ended();
+      });
+      worker.once('disconnect', () => {
+        disconnected = true;
+        ended();
+      });
+    });
+  }
+
+  #replace(dead: Worker): void {
+    const now = this.#clock();
+    this.#recentCrashes = [...this.#recentCrashes.filter((t) => now - t < CRASH_WINDOW_MS), now];
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 50 * 2 ** (this.#recentCrashes.length - 1));
+    this.#opts.onWorkerExit({ pid: dead.process.pid, code: dead.process.exitCode, signal: dead.process.signalCode, restartInMs: delay });
+    setTimeout(() => {
+      if (this.#stopping || this.#address === undefined) return;
+      // A replacement that cannot start is retried like any other exit.
+      this.#fork().catch(() => undefined);
+    }, delay).unref();
+  }
+}
