@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isGatewayId } from '../config/gateway-id.js';
 import { errnoCode } from '../config/home.js';
 import { parseControlAddress, type ControlAddress } from '../control/address.js';
 import { UsageError } from '../errors.js';
@@ -24,6 +25,7 @@ export interface RawServeOptions {
   /** `--no-http2` sets false. */
   http2?: boolean;
   maxBodyBytes?: string;
+  gatewayId?: string;
 }
 
 export interface ServeOptions {
@@ -42,10 +44,12 @@ export interface ServeOptions {
   http2: boolean;
   /** Largest request body read whole for a body or signing scheme; undefined: 1 MiB. */
   maxBodyBytes: number | undefined;
+  /** The id this gateway's network-log rows carry; undefined: $STANDIN_GATEWAY_ID, else the home's. */
+  gatewayId: string | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'gatewayId'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -97,6 +101,9 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (bodyRaw !== undefined && !(/^\d{1,10}$/.test(String(bodyRaw)) && maxBodyBytes !== undefined && maxBodyBytes >= 1024 && maxBodyBytes <= 1024 ** 3)) {
     problems.push(`invalid --max-body-bytes '${printable(String(bodyRaw))}': an integer from 1024 to 1073741824`);
   }
+  if (raw.gatewayId !== undefined && !isGatewayId(raw.gatewayId)) {
+    problems.push(`invalid --gateway-id '${printable(raw.gatewayId)}': 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -109,6 +116,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     scrubUnboundHours,
     http2: raw.http2 !== false,
     maxBodyBytes,
+    gatewayId: raw.gatewayId,
   };
 }
 

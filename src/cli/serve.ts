@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatControlAddress, MAX_SOCKET_PATH, type ControlAddress } from '../control/address.js';
 import type { ControlServer } from '../control/server.js';
+import { resolveGatewayId } from '../config/gateway-id.js';
 import { errnoCode, type HomePaths } from '../config/home.js';
 import { RuntimeError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
@@ -35,16 +36,16 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--no-http2', 'offer only HTTP/1.1 to sandboxes (ALPN)')
     .option('--scrub-unbound-hours <n>', 'hours the values of an unbound secret are still scrubbed from its sandbox\'s responses (default 168)')
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
+    .option('--gateway-id <id>', 'the id this gateway\'s network-log rows carry (default: $STANDIN_GATEWAY_ID, else one kept in the home)')
     .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
       const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
       // Loaded here, not at the top: every other command would pay for the proxy and X.509 code.
-      const [{ loadCa }, { startGateway }, { createLogger }, { createNetLogWriter }, { Metrics, instrumentNetLog }, { startControlServer }, { ApiKeysRepo }] = await Promise.all([
+      const [{ loadCa }, { startGateway }, { createLogger }, { Metrics, instrumentNetLog }, { startControlServer }, { ApiKeysRepo }] = await Promise.all([
         import('../ca/authority.js'),
         import('../gateway.js'),
         import('../logging/logger.js'),
-        import('../netlog/writer.js'),
         import('../control/metrics.js'),
         import('../control/server.js'),
         import('../store/apikeys-repo.js'),
@@ -59,7 +60,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
       // The env the control API hands out names the preload beside the bundle: it must be there
       // (and this version's) in a home made before it existed, too.
       ensureNodePreload(paths);
-      const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+      const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
+      const netlogBackend = ctx.netlog();
+      const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
       const metrics = new Metrics();
       const netlog = instrumentNetLog(netlogWriter, metrics);
       // Ports the proxy refuses to CONNECT to; the control port joins once it is bound.
@@ -85,7 +88,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       try {
         gateway = await startGateway(gatewayOptions);
       } catch (e) {
-        netlog.close();
+        await netlog.close();
         throw listenError(e, formatListen(options.listen));
       }
       const address = formatListen(gateway.address);
@@ -98,6 +101,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
             {
               store,
               db,
+              netlog: netlogBackend,
               apiKeys: new ApiKeysRepo(db),
               metrics,
               logger,
@@ -118,9 +122,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
       } catch (e) {
         await control?.close();
         await gateway.close();
-        netlog.close();
+        await netlog.close();
         throw e;
       }
+      logger.info({ gatewayId }, 'network log rows carry this gateway id');
       out(`standin listening on http://${address}`);
       await untilSignal();
       logger.info('shutting down');
@@ -131,8 +136,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
       try {
         // The proxy drains first (the control API keeps answering /readyz with 503 meanwhile).
         await gateway.close();
-        netlog.close();
+        await netlog.close();
         await control?.close();
+        await netlogBackend.close();
       } finally {
         removeServeState(paths);
         ctx.close();
