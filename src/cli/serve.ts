@@ -7,6 +7,7 @@ import { resolveGatewayId } from '../config/gateway-id.js';
 import { errnoCode, type HomePaths } from '../config/home.js';
 import { RuntimeError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { NetLogWriter } from '../netlog/types.js';
 import type { CliContext } from './context.js';
 import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
 import { out } from './output.js';
@@ -189,8 +190,17 @@ function defaultControlAddress(paths: HomePaths, logger: { warn: (o: object, m: 
 }
 
 /** Gauges read at scrape time. */
-function registerGauges(metrics: import('../control/metrics.js').Metrics, gateway: Gateway, netlog: { pending(): number }): void {
+function registerGauges(metrics: import('../control/metrics.js').Metrics, gateway: Gateway, netlog: Pick<NetLogWriter, 'pending' | 'spooled'>): void {
   metrics.setGauge('netlog_queue_depth', () => netlog.pending());
+  const spooled = netlog.spooled?.bind(netlog);
+  if (spooled !== undefined) {
+    metrics.setGauge('netlog_spool_rows', () => spooled().rows);
+    metrics.setGauge('netlog_spool_bytes', () => spooled().bytes);
+    metrics.setGauge('netlog_spool_oldest_age_seconds', () => {
+      const at = spooled().oldestAt;
+      return at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000);
+    });
+  }
   const stats = (): ReturnType<Gateway['stats']> => gateway.stats();
   metrics.setGauge('open_connections', () => stats().openConnections);
   metrics.setGauge('open_tunnels', () => stats().openTunnels);

@@ -95,4 +95,11 @@ export interface NetLogWriter {
   /** Rows queued and not yet written. */
   pending(): number;
   close(): void | Promise<void>;
+  /**
+   * False when rows could not be kept (PostgreSQL away and the spool full): the gateway then
+   * refuses new exchanges (GW_LOG_UNAVAILABLE). Absent: always true (SQLite).
+   */
+  accepting?(): boolean;
+  /** What waits in the on-disk spool (PostgreSQL); absent without one. */
+  spooled?(): { rows: number; bytes: number; oldestAt: number | undefined };
 }

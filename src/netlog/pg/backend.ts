@@ -1,12 +1,18 @@
 import pg from 'pg';
 import type { NetLogBackend } from '../backend.js';
 import { pgIterateNetLog, pgLastNetLogId, pgNetLogRecord, pgNetLogStats, pgQueryNetLog } from './query.js';
+import { NetLogSpool } from './spool.js';
 import { pgCheckRecordedHead, pgVerifyLog } from './verify.js';
 import { createPgNetLogWriter, type PgNetLogWriterOptions } from './writer.js';
 
 export interface PgNetLogOptions {
   /** Defaults of every writer made by this backend (batch size, interval, retry). */
-  writer?: Omit<PgNetLogWriterOptions, 'gatewayId' | 'onError'>;
+  writer?: Omit<PgNetLogWriterOptions, 'gatewayId' | 'onError' | 'spool'>;
+  /**
+   * Where each writer spools rows while the database is away (the home's `spool/`; one gateway
+   * process per directory), and the bound in bytes (default 1 GiB). Without it rows wait in memory.
+   */
+  spool?: { dir: string; maxBytes?: number };
 }
 
 /**
@@ -31,7 +37,12 @@ export function pgNetLog(database: pg.Pool | string, options: PgNetLogOptions = 
     record: (requestId, tenant) => pgNetLogRecord(pool, requestId, tenant),
     verify: () => pgVerifyLog(pool),
     checkHead: (head, report) => pgCheckRecordedHead(pool, head, report),
-    createWriter: (o) => createPgNetLogWriter(pool, { ...options.writer, ...o }),
+    createWriter: (o) =>
+      createPgNetLogWriter(pool, {
+        ...options.writer,
+        ...o,
+        ...(options.spool === undefined ? {} : { spool: new NetLogSpool(options.spool.dir, { maxBytes: options.spool.maxBytes }) }),
+      }),
     close: async () => {
       if (own) await pool.end();
     },
