@@ -15,25 +15,44 @@ const COLS: readonly (readonly [string, string, string])[] = [
   ['chain_seq', 'chainSeq', 'bigint'], ['hash', 'hash', 'text'],
 ];
 
-// One statement for any batch size: each column is one array parameter. A row already sealed is
-// never written again (the WHERE), and rows the batch knows to be sealed are not even sent.
-const INSERT = `INSERT INTO network_log (${COLS.map((c) => c[0]).join(', ')})
+// One statement for any batch size: each column is one array parameter, and the gateway's head
+// moves in the same statement (a data-modifying CTE runs whether or not it is read). A row already
+// sealed is never written again (the WHERE); the count of rows written tells whether one was.
+const N = COLS.length;
+const INSERT = `WITH ins AS (
+  INSERT INTO network_log (${COLS.map((c) => c[0]).join(', ')})
   SELECT * FROM unnest(${COLS.map((c, i) => `$${i + 1}::${c[2]}[]`).join(', ')})
   ON CONFLICT (request_id, at) DO UPDATE SET
   ${COLS.filter((c) => c[0] !== 'request_id' && c[0] !== 'at').map((c) => `${c[0]} = excluded.${c[0]}`).join(', ')}
-  WHERE network_log.complete = false`;
+  WHERE network_log.complete = false
+  RETURNING 1
+), head AS (
+  UPDATE network_log_heads SET seq = $${N + 2}, hash = $${N + 3} WHERE gateway = $${N + 1}
+)
+SELECT count(*)::int AS n FROM ins`;
+
+/** A batch held a row already sealed, which the chain had counted: written again with the check. */
+class SealedRowInBatch extends Error {}
 
 /** Days whose partition this writer knows to exist; forgotten when an insert finds one missing. */
 export type KnownDays = Set<number>;
 
 /**
  * Writes one batch in one transaction: locks this gateway's chain head (its own row of
- * network_log_heads: other gateways' writers never wait on it), skips rows already sealed (a
- * retried batch, a replayed spool, a forwarded row whose final row got there first), seals the
- * completed rows into the gateway's chain and upserts everything with one INSERT ... SELECT FROM
- * unnest(...). Returns the rows written.
+ * network_log_heads: other gateways' writers never wait on it), seals the completed rows into the
+ * gateway's chain and upserts everything with one INSERT ... SELECT FROM unnest(...), which also
+ * moves the head. Rows already sealed (a retried batch, a replayed spool: `mayRepeat`; a late copy
+ * of a forwarded row) are looked up and skipped first — for a fresh batch only when the insert
+ * shows one was there, so the usual batch costs four round trips. Returns the rows written.
  */
-export async function writePgBatch(pool: Pool, gateway: string, batch: readonly NetLogRow[], known: KnownDays, now: number): Promise<number> {
+export async function writePgBatch(
+  pool: Pool,
+  gateway: string,
+  batch: readonly NetLogRow[],
+  known: KnownDays,
+  now: number,
+  options: { mayRepeat?: boolean } = {},
+): Promise<number> {
   const rows = dedupe(batch);
   if (rows.length === 0) return 0;
   const days = new Set(rows.map((r) => dayOf(r.at)));
@@ -45,22 +64,25 @@ export async function writePgBatch(pool: Pool, gateway: string, batch: readonly 
     await ensurePartitions(pool, missing);
     for (const d of missing) known.add(d);
   }
-  const params = rows.map((r) => pgParams(r, gateway));
-  try {
-    return await inTransaction(pool, async (client) => {
+  const attempt = (checkSealed: boolean): Promise<number> =>
+    inTransaction(pool, async (client) => {
+      const params = rows.map((r) => pgParams(r, gateway));
       const head = await client.query<{ seq: string; hash: string }>(
         'INSERT INTO network_log_heads (gateway, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (gateway) DO UPDATE SET gateway = excluded.gateway RETURNING seq, hash',
         [gateway, GENESIS_HASH],
       );
       let seq = Number(head.rows[0]?.seq ?? 0);
       let hash = head.rows[0]?.hash ?? GENESIS_HASH;
-      const ats = params.map((p) => Number(p.at));
-      const sealed = await client.query<{ request_id: string }>(
-        'SELECT request_id FROM network_log WHERE complete AND at >= $2 AND at <= $3 AND request_id = ANY($1::text[])',
-        [params.map((p) => p.requestId), Math.min(...ats), Math.max(...ats)],
-      );
-      const done = new Set(sealed.rows.map((r) => r.request_id));
-      const write = params.filter((p) => !done.has(String(p.requestId)));
+      let write = params;
+      if (checkSealed) {
+        const ats = params.map((p) => Number(p.at));
+        const sealed = await client.query<{ request_id: string }>(
+          'SELECT request_id FROM network_log WHERE complete AND at >= $2 AND at <= $3 AND request_id = ANY($1::text[])',
+          [params.map((p) => p.requestId), Math.min(...ats), Math.max(...ats)],
+        );
+        const done = new Set(sealed.rows.map((r) => r.request_id));
+        write = params.filter((p) => !done.has(String(p.requestId)));
+      }
       for (const p of write) {
         if (p.complete !== true) continue;
         seq++;
@@ -68,10 +90,18 @@ export async function writePgBatch(pool: Pool, gateway: string, batch: readonly 
         hash = rowHash(hash, chainCanonical(CHAINED_PARAMS.map((k) => p[k] ?? null), gateway));
         p.hash = hash;
       }
-      if (write.length > 0) await client.query(INSERT, COLS.map(([, key]) => write.map((p) => p[key] ?? null)));
-      await client.query('UPDATE network_log_heads SET seq = $2, hash = $3 WHERE gateway = $1', [gateway, seq, hash]);
+      const r = await client.query<{ n: number }>(INSERT, [...COLS.map(([, key]) => write.map((p) => p[key] ?? null)), gateway, seq, hash]);
+      // Fewer rows written than sent: one was sealed already, and its position would be a gap.
+      if ((r.rows[0]?.n ?? 0) !== write.length) throw new SealedRowInBatch('a row of the batch was already sealed');
       return write.length;
     });
+  try {
+    try {
+      return await attempt(options.mayRepeat === true);
+    } catch (e) {
+      if (e instanceof SealedRowInBatch) return await attempt(true);
+      throw e;
+    }
   } catch (e) {
     // A partition dropped by retention since we saw it (23514: no partition for the row).
     if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23514') known.clear();

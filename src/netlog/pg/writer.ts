@@ -103,8 +103,12 @@ export function createPgNetLogWriter(pool: Pool, options: PgNetLogWriterOptions)
     }
   };
 
-  const writeRows = async (rows: readonly NetLogRow[]): Promise<void> => {
-    for (let i = 0; i < rows.length; i += batchSize) written += await writePgBatch(pool, gateway, rows.slice(i, i + batchSize), known, clock());
+  // `mayRepeat`: rows that may have been committed before (the spool, a retried batch).
+  let retrying = false;
+  const writeRows = async (rows: readonly NetLogRow[], mayRepeat: boolean): Promise<void> => {
+    for (let i = 0; i < rows.length; i += batchSize) {
+      written += await writePgBatch(pool, gateway, rows.slice(i, i + batchSize), known, clock(), { mayRepeat: mayRepeat || retrying });
+    }
   };
 
   // Writes until the queue and the spool are empty, or the database fails (then the queue goes to
@@ -117,7 +121,7 @@ export function createPgNetLogWriter(pool: Pool, options: PgNetLogWriterOptions)
         const chunk = await spool.oldest();
         if (chunk === undefined) continue;
         try {
-          await writeRows(chunk.rows);
+          await writeRows(chunk.rows, true);
         } catch (e) {
           failedAt = clock();
           onError(e);
@@ -130,13 +134,15 @@ export function createPgNetLogWriter(pool: Pool, options: PgNetLogWriterOptions)
       if (queue.length === 0) return true;
       const batch = takeBatch();
       try {
-        await writeRows(batch);
+        await writeRows(batch, false);
         failedAt = undefined;
+        retrying = false;
         await retain();
       } catch (e) {
         queue = batch.concat(queue);
         openRows = new Map();
         failedAt = clock();
+        retrying = true;
         onError(e);
         await spoolQueue();
         return false;
