@@ -47,6 +47,9 @@ const CODES = {
   GW_CLIENT_ABORTED: { status: 499, decision: 'error', title: 'Client closed the connection' },
   GW_CHECK_ONLY: { status: 200, decision: 'allowed', title: 'Self-test answered by the gateway; nothing was forwarded' },
   GW_INTERNAL: { status: 500, decision: 'error', title: 'Internal gateway error' },
+  // The network log's database is away and its on-disk spool is full: a request that cannot be
+  // logged is not forwarded (fleet mode, src/netlog/pg/spool.ts).
+  GW_LOG_UNAVAILABLE: { status: 503, decision: 'error', title: 'The gateway cannot log requests right now; try again later' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type GatewayErrorCode = keyof typeof CODES;

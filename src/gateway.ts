@@ -122,7 +122,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close: async () => {
       await proxy.close(SHUTDOWN_GRACE_MS);
       upstreams.destroy();
-      options.netlog.flush();
+      await options.netlog.flush();
     },
   };
 }

@@ -13,7 +13,7 @@ const { openDatabase } = await import(join(root, 'dist/store/database.js'));
 const { createNetLogWriter } = await import(join(root, 'dist/netlog/writer.js'));
 const { queryNetLog, iterateNetLog } = await import(join(root, 'dist/netlog/query.js'));
 const { netLogStats } = await import(join(root, 'dist/netlog/stats.js'));
-const { verifyChain } = await import(join(root, 'dist/netlog/verify.js'));
+const { verifyLog } = await import(join(root, 'dist/netlog/verify.js'));
 
 const argRows = process.argv.indexOf('--rows');
 const ROWS = argRows > 0 ? Number(process.argv[argRows + 1]) : 1_000_000;
@@ -84,7 +84,7 @@ for (const [name, f] of cases) {
   log(`| \`${name}\` | ${n} | ${ms.toFixed(1)} |`);
 }
 let s = performance.now();
-const v = verifyChain(db);
+const v = verifyLog(db);
 log(`| \`log verify\` (whole chain) | ${v.verified} | ${(performance.now() - s).toFixed(0)} |`);
 s = performance.now();
 let exported = 0;

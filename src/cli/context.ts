@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { RuntimeError } from '../errors.js';
 import { homePaths, loadMasterKey, resolveHome, type HomePaths } from '../config/home.js';
+import type { NetLogBackend } from '../netlog/backend.js';
+import { sqliteNetLog } from '../netlog/sqlite-backend.js';
 import { openDatabase, type Db } from '../store/database.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { pendingKeyPath, readPendingKey } from './masterkey-file.js';
@@ -19,6 +21,11 @@ export interface CliContext {
   paths(): HomePaths;
   /** The database alone (no master key): for reading the network log. */
   db(): Db;
+  /**
+   * The network log: the home's database today. (Fleet mode points this at PostgreSQL:
+   * pgNetLog in src/netlog/pg/backend.ts, once `--database` selects it.)
+   */
+  netlog(): NetLogBackend;
   /** The store as the selected tenant sees it (`--tenant`, else $STANDIN_TENANT, else default). */
   store(): Store;
   /** The selected tenant's name, checked to exist (needs only the database). */
@@ -59,6 +66,7 @@ export function createContext(
   return {
     paths: getPaths,
     db: getDb,
+    netlog: () => sqliteNetLog(getDb()),
     store: () => {
       if (store !== undefined) return store;
       const p = getPaths();

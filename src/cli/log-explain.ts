@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { RuntimeError, UsageError } from '../errors.js';
 import { explainRow } from '../netlog/explain.js';
-import { getNetLogRecord } from '../netlog/query.js';
 import { escapeForTerminal } from '../netlog/sanitize.js';
 import type { CliContext } from './context.js';
 import { withParent } from './log-filters.js';
@@ -15,11 +14,11 @@ export function registerLogExplain(log: Command, ctx: CliContext): void {
     .command('explain <requestId>')
     .description('one request in plain words: what happened, why, and what to change')
     .option('--json', 'one JSON document (the explanation and the row)')
-    .action((requestId: string, own: { json?: boolean }, cmd: Command) => {
+    .action(async (requestId: string, own: { json?: boolean }, cmd: Command) => {
       const o = withParent<{ json?: boolean }>(own, cmd);
       const id = requestId.trim();
       if (!REQUEST_ID.test(id)) throw new UsageError(`invalid request id '${escapeForTerminal(id.slice(0, 64))}': use the id a refusal or the log names`);
-      const row = getNetLogRecord(ctx.db(), id.toLowerCase(), ctx.tenant());
+      const row = await ctx.netlog().record(id.toLowerCase(), ctx.tenant());
       if (row === undefined) throw new RuntimeError(`no request ${id} in the network log of tenant ${ctx.tenant()}`);
       const e = explainRow(row);
       if (o.json === true) {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { once } from 'node:events';
 import { UsageError } from '../errors.js';
-import { iterateNetLog } from '../netlog/query.js';
 import type { StoredNetLogRow } from '../netlog/types.js';
 import type { CliContext } from './context.js';
 import { addFilterOptions, type FilterOptions, filtersToQuery, withParent } from './log-filters.js';
@@ -12,7 +11,7 @@ interface ExportOptions extends FilterOptions {
 
 const CSV_HEADER = [
   'id', 'request_id', 'at', 'tenant', 'sandbox', 'method', 'scheme', 'host', 'port', 'path', 'status', 'decision',
-  'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'complete',
+  'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'complete', 'gateway',
 ];
 
 /**
@@ -30,7 +29,7 @@ export function registerLogExport(log: Command, ctx: CliContext): void {
       const line = format === 'csv' ? csvLine : (r: StoredNetLogRow): string => JSON.stringify(r);
       if (format === 'csv') await write(CSV_HEADER.join(','));
       let chunk = '';
-      for (const r of iterateNetLog(ctx.db(), query)) {
+      for await (const r of ctx.netlog().iterate(query)) {
         chunk += `${line(r)}\n`;
         if (chunk.length >= 64 * 1024) {
           await write(chunk);
@@ -49,7 +48,7 @@ async function write(text: string): Promise<void> {
 function csvLine(r: StoredNetLogRow): string {
   const cells: (string | number | boolean | null)[] = [
     r.id, r.requestId, new Date(r.at).toISOString(), r.tenant ?? null, r.sandbox, r.method, r.scheme, r.host, r.port, r.path,
-    r.status, r.decision, r.secrets.join(' '), r.bytesIn, r.bytesOut, r.durationMs, r.upstreamIp, r.errorCode, r.complete !== false,
+    r.status, r.decision, r.secrets.join(' '), r.bytesIn, r.bytesOut, r.durationMs, r.upstreamIp, r.errorCode, r.complete !== false, r.gateway,
   ];
   return cells.map(csvCell).join(',');
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isGatewayId } from '../config/gateway-id.js';
 import { UsageError } from '../errors.js';
 import { escapeForTerminal, parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery } from '../netlog/types.js';
@@ -13,6 +14,7 @@ export interface FilterOptions {
   method?: string;
   since?: string;
   until?: string;
+  gateway?: string;
 }
 
 export const DECISIONS = ['allowed', 'swapped', 'denied', 'token_misuse', 'error'];
@@ -26,7 +28,8 @@ export function addFilterOptions(cmd: Command): Command {
     .option('--secret <name[@version]>', 'only requests that carried this secret (any version, or one)')
     .option('--method <method>', 'only this request method (CONNECT: tunnel-level rows)')
     .option('--since <time>', 'only rows since an ISO 8601 time or an age (30s, 15m, 2h, 7d)')
-    .option('--until <time>', 'only rows before an ISO 8601 time or an age');
+    .option('--until <time>', 'only rows before an ISO 8601 time or an age')
+    .option('--gateway <id>', 'only rows written by this gateway (fleet mode: gateways share one log)');
 }
 
 const TOKEN = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -58,6 +61,10 @@ export function filtersToQuery(o: FilterOptions, now: number = Date.now()): NetL
   if (o.method !== undefined) {
     if (!/^[A-Za-z]{1,32}$/.test(o.method.trim())) throw bad('--method', o.method, 'use a method like GET or CONNECT');
     q.method = o.method.trim().toUpperCase();
+  }
+  if (o.gateway !== undefined) {
+    if (!isGatewayId(o.gateway.trim())) throw bad('--gateway', o.gateway, "use a gateway id as the log shows it (letters, digits, '.', '_', '-')");
+    q.gateway = o.gateway.trim();
   }
   if (o.since !== undefined) q.since = parseSince(o.since, now);
   if (o.until !== undefined) {

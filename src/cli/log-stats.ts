@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { netLogStats, type CountRow } from '../netlog/stats.js';
+import type { CountRow } from '../netlog/stats.js';
 import type { CliContext } from './context.js';
 import { addFilterOptions, type FilterOptions, filtersToQuery, withParent } from './log-filters.js';
 import { out, printJson, printTable, type Column } from './output.js';
@@ -23,10 +23,10 @@ const PAIRS = (title: string): readonly Column<{ key: string; requests: number }
 export function registerLogStats(log: Command, ctx: CliContext): void {
   addFilterOptions(log.command('stats').description('counts per sandbox and host, refusals by reason, bytes, swaps per secret@version'))
     .option('--json', 'one JSON document')
-    .action((own: StatsOptions, cmd: Command) => {
+    .action(async (own: StatsOptions, cmd: Command) => {
       const o = withParent<StatsOptions>(own, cmd);
       const query = { ...filtersToQuery(o), tenant: ctx.tenant() };
-      const s = netLogStats(ctx.db(), query);
+      const s = await ctx.netlog().stats(query);
       if (o.json === true) {
         printJson(s);
         return;

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { lastNetLogId, queryNetLog } from '../netlog/query.js';
+import type { NetLogReader } from '../netlog/backend.js';
 import type { NetLogQuery, StoredNetLogRow } from '../netlog/types.js';
-import type { Db } from '../store/database.js';
 import type { CliContext } from './context.js';
 import { addFilterOptions, filtersToQuery, type FilterOptions } from './log-filters.js';
 import { registerLogExplain } from './log-explain.js';
@@ -33,7 +32,8 @@ const COLUMNS: readonly Column<StoredNetLogRow>[] = [
   { header: 'DECISION', value: (r) => r.decision, min: 12, colour: (r) => decisionColour(r.decision) },
   { header: 'SECRETS', value: (r) => r.secrets.join(',') || '-', min: 10 },
   { header: 'DURATION', value: (r) => `${r.durationMs}ms`, min: 8 },
-  { header: 'ERROR', value: (r) => orDash(r.errorCode) },
+  { header: 'ERROR', value: (r) => orDash(r.errorCode), min: 10 },
+  { header: 'GATEWAY', value: (r) => r.gateway || '-' },
 ];
 const TENANT_COLUMN: Column<StoredNetLogRow> = { header: 'TENANT', value: (r) => orDash(r.tenant), min: 8 };
 
@@ -51,14 +51,14 @@ export function registerLog(program: Command, ctx: CliContext): void {
     .action(async (o: LogOptions) => {
       const query = toQuery(o);
       if (o.allTenants !== true) query.tenant = ctx.tenant();
-      const db = ctx.db();
+      const netlog = ctx.netlog();
       const columns = o.allTenants === true ? [...COLUMNS.slice(0, 1), TENANT_COLUMN, ...COLUMNS.slice(1)] : COLUMNS;
       const colour = useColour(process.stdout);
       const print = (batch: readonly StoredNetLogRow[], json: boolean, header: boolean): void => {
         if (json) for (const r of batch) printJsonLine(r);
         else if (batch.length > 0) printTable(columns, batch, header, colour);
       };
-      const rows = queryNetLog(db, query);
+      const rows = await netlog.query(query);
       print(rows, o.json === true, true);
       if (o.follow !== true) {
         if (rows.length === 0 && o.json !== true) out('no matching requests in the network log');
@@ -66,8 +66,8 @@ export function registerLog(program: Command, ctx: CliContext): void {
       }
       // With --limit 0 nothing was shown, so following starts at the end, not at the beginning.
       // The listing is in time order; following goes by row id, from the largest one shown.
-      const start = rows.length > 0 ? Math.max(...rows.map((r) => r.id)) : query.limit === 0 ? lastNetLogId(db) : 0;
-      await follow(db, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0, print);
+      const start = rows.length > 0 ? Math.max(...rows.map((r) => r.id)) : query.limit === 0 ? await netlog.lastId() : 0;
+      await follow(netlog, { ...query, limit: FOLLOW_BATCH }, start, o.json === true, rows.length > 0, print);
     });
   registerLogStats(log, ctx);
   registerLogExport(log, ctx);
@@ -88,12 +88,14 @@ function toQuery(o: LogOptions): NetLogQuery {
 /** Polls by row id until SIGINT or SIGTERM; both end it normally (exit 0). */
 type Printer = (rows: readonly StoredNetLogRow[], json: boolean, header: boolean) => void;
 
-function follow(db: Db, query: NetLogQuery, start: number, json: boolean, headerShown: boolean, print: Printer): Promise<void> {
+function follow(netlog: NetLogReader, query: NetLogQuery, start: number, json: boolean, headerShown: boolean, print: Printer): Promise<void> {
   return new Promise((resolve, reject) => {
     let afterId = start;
     let header = !headerShown;
     let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
     const stop = (error?: unknown): void => {
+      stopped = true;
       if (timer !== undefined) clearTimeout(timer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -101,10 +103,11 @@ function follow(db: Db, query: NetLogQuery, start: number, json: boolean, header
       else reject(error);
     };
     const onSignal = (): void => stop();
-    const poll = (): void => {
+    const poll = async (): Promise<void> => {
       try {
         for (;;) {
-          const rows = queryNetLog(db, { ...query, afterId });
+          const rows = await netlog.query({ ...query, afterId });
+          if (stopped) return;
           print(rows, json, header && rows.length > 0);
           if (rows.length > 0) header = false;
           afterId = rows.at(-1)?.id ?? afterId;
@@ -115,10 +118,11 @@ function follow(db: Db, query: NetLogQuery, start: number, json: boolean, header
         stop(e);
         return;
       }
-      timer = setTimeout(poll, FOLLOW_INTERVAL_MS);
+      // A signal may have ended following while the read was under way.
+      if (!stopped) timer = setTimeout(() => void poll(), FOLLOW_INTERVAL_MS);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    timer = setTimeout(poll, FOLLOW_INTERVAL_MS);
+    timer = setTimeout(() => void poll(), FOLLOW_INTERVAL_MS);
   });
 }

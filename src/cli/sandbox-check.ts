@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { RuntimeError, specOf, UsageError, type GatewayErrorCode } from '../errors.js';
-import { lastNetLogId, queryNetLog } from '../netlog/query.js';
 import { checkBindings, type BindingCheck } from '../sandbox-env/check.js';
 import type { CliContext } from './context.js';
 import { loadSandboxEnv } from './load-sandbox-env.js';
@@ -75,8 +74,8 @@ function describeProbe(p: Probe): string {
 
 /** Runs the command with exactly the sandbox's environment and counts its rows in the network log. */
 async function runProbe(ctx: CliContext, sandbox: string, command: string, env: Record<string, string>): Promise<Probe> {
-  const db = ctx.db();
-  const before = lastNetLogId(db);
+  const netlog = ctx.netlog();
+  const before = await netlog.lastId();
   const exitCode = await new Promise<number | null>((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/', ...env }, stdio: 'inherit' });
     const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_DEADLINE_MS);
@@ -89,7 +88,7 @@ async function runProbe(ctx: CliContext, sandbox: string, command: string, env: 
   // The gateway writes rows in batches (50 ms): give the last ones a moment to land.
   await new Promise((r) => setTimeout(r, 300));
   // The self-tests' own rows may land after `before` too (batched): they are not the command's.
-  const rows = queryNetLog(db, { afterId: before, sandbox, limit: 100_000, tenant: ctx.tenant() }).filter((r) => r.errorCode !== 'GW_CHECK_ONLY');
+  const rows = (await netlog.query({ afterId: before, sandbox, limit: 100_000, tenant: ctx.tenant() })).filter((r) => r.errorCode !== 'GW_CHECK_ONLY');
   const refusals = new Map<string, number>();
   for (const r of rows) if (r.errorCode !== null && (r.decision === 'denied' || r.decision === 'token_misuse')) refusals.set(r.errorCode, (refusals.get(r.errorCode) ?? 0) + 1);
   return {

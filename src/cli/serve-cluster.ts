@@ -1,4 +1,5 @@
 import type { ControlServer } from '../control/server.js';
+import { resolveGatewayId } from '../config/gateway-id.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
 import { describeError } from './errors.js';
@@ -28,10 +29,9 @@ function workerExecArgv(): string[] {
  * them all, then writes their last rows.
  */
 export async function servePrimary(ctx: CliContext, options: ServeOptions): Promise<void> {
-  const [{ loadOrCreateCa }, { createLogger }, { createNetLogWriter }, { Metrics, instrumentNetLog }, { WorkerPool }] = await Promise.all([
+  const [{ loadOrCreateCa }, { createLogger }, { Metrics, instrumentNetLog }, { WorkerPool }] = await Promise.all([
     import('../ca/authority.js'),
     import('../logging/logger.js'),
-    import('../netlog/writer.js'),
     import('../control/metrics.js'),
     import('../workers/pool.js'),
   ]);
@@ -43,7 +43,10 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
   const { ca } = await loadOrCreateCa(paths.caDir);
   await ensureCaBundle(paths, ca.certPem);
   ensureNodePreload(paths);
-  const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+  // One gateway id for the primary and its workers: their rows are one chain, written here.
+  const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
+  const netlogBackend = ctx.netlog();
+  const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
   const metrics = new Metrics();
   const netlog = instrumentNetLog(netlogWriter, metrics);
   const pool = new WorkerPool({
@@ -61,24 +64,24 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
     listening = await pool.start();
   } catch (e) {
     await pool.stop();
-    netlog.close();
+    await netlog.close();
     throw e;
   }
   const address = formatListen(listening);
   let ready = true;
   let control: ControlServer | undefined;
   try {
-    control = await startControl(options, { paths, store, db, metrics, logger, proxyAddress: address, proxyPort: listening.port, caCertPem: ca.certPem, ready: () => ready });
+    control = await startControl(options, { paths, store, db, netlog: netlogBackend, metrics, logger, proxyAddress: address, proxyPort: listening.port, caCertPem: ca.certPem, ready: () => ready });
     if (control?.address.kind === 'tcp') pool.setSelfPorts([control.address.port]);
     registerGauges(metrics, pool, netlogWriter);
     writeServeState(paths, address, control);
   } catch (e) {
     await control?.close();
     await pool.stop();
-    netlog.close();
+    await netlog.close();
     throw e;
   }
-  logger.info({ workers: options.workers, pids: pool.pids() }, 'proxy workers listening');
+  logger.info({ workers: options.workers, pids: pool.pids(), gatewayId }, 'proxy workers listening; network log rows carry this gateway id');
   out(`standin listening on http://${address}`);
   await untilSignal();
   logger.info('shutting down');
@@ -88,8 +91,9 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
   try {
     // Workers drain first and send their last rows; then the log is written and the API stops.
     await pool.stop();
-    netlog.close();
+    await netlog.close();
     await control?.close();
+    await netlogBackend.close();
   } finally {
     removeServeState(paths);
     ctx.close();

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { isGatewayId } from '../config/gateway-id.js';
 import { errnoCode } from '../config/home.js';
 import { parseControlAddress, type ControlAddress } from '../control/address.js';
 import { UsageError } from '../errors.js';
@@ -26,6 +27,7 @@ export interface RawServeOptions {
   http2?: boolean;
   maxBodyBytes?: string;
   workers?: string;
+  gatewayId?: string;
 }
 
 export interface ServeOptions {
@@ -46,10 +48,12 @@ export interface ServeOptions {
   maxBodyBytes: number | undefined;
   /** Proxy worker processes; 1 is a single process (no primary). Default: the number of cores. */
   workers: number;
+  /** The id this gateway's network-log rows carry; undefined: $STANDIN_GATEWAY_ID, else the home's. */
+  gatewayId: string | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers', 'gatewayId'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -106,6 +110,9 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (workersRaw !== undefined && !(/^\d{1,3}$/.test(String(workersRaw)) && workers >= 1 && workers <= MAX_WORKERS)) {
     problems.push(`invalid --workers '${printable(String(workersRaw))}': an integer from 1 to ${MAX_WORKERS}`);
   }
+  if (raw.gatewayId !== undefined && !isGatewayId(raw.gatewayId)) {
+    problems.push(`invalid --gateway-id '${printable(raw.gatewayId)}': 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -119,6 +126,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     http2: raw.http2 !== false,
     maxBodyBytes,
     workers,
+    gatewayId: raw.gatewayId,
   };
 }
 

@@ -8,6 +8,7 @@ import { RuntimeError } from '../errors.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Gateway, GatewayOptions } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
+import type { NetLogReader } from '../netlog/backend.js';
 import type { NetLogWriter } from '../netlog/types.js';
 import type { Store } from '../store/types.js';
 import type { Db } from '../store/database.js';
@@ -65,7 +66,7 @@ export function gatewayOptions(
 /** The control API of this `serve` (the default socket in the home unless told otherwise), or undefined. */
 export async function startControl(
   options: ServeOptions,
-  parts: { paths: HomePaths; store: Store; db: Db; metrics: Metrics; logger: Logger; proxyAddress: string; proxyPort: number; caCertPem: string; ready: () => boolean },
+  parts: { paths: HomePaths; store: Store; db: Db; netlog: NetLogReader; metrics: Metrics; logger: Logger; proxyAddress: string; proxyPort: number; caCertPem: string; ready: () => boolean },
 ): Promise<ControlServer | undefined> {
   const [{ startControlServer }, { ApiKeysRepo }] = await Promise.all([import('../control/server.js'), import('../store/apikeys-repo.js')]);
   const { paths } = parts;
@@ -75,6 +76,7 @@ export async function startControl(
     {
       store: parts.store,
       db: parts.db,
+      netlog: parts.netlog,
       apiKeys: new ApiKeysRepo(parts.db),
       metrics: parts.metrics,
       logger: parts.logger,
@@ -111,8 +113,17 @@ function defaultControlAddress(paths: HomePaths, logger: { warn: (o: object, m: 
 }
 
 /** Gauges read at scrape time (from the gateway, or summed over the workers). */
-export function registerGauges(metrics: Metrics, gateway: Pick<Gateway, 'stats'>, netlog: { pending(): number }): void {
+export function registerGauges(metrics: Metrics, gateway: Pick<Gateway, 'stats'>, netlog: Pick<NetLogWriter, 'pending' | 'spooled'>): void {
   metrics.setGauge('netlog_queue_depth', () => netlog.pending());
+  const spooled = netlog.spooled?.bind(netlog);
+  if (spooled !== undefined) {
+    metrics.setGauge('netlog_spool_rows', () => spooled().rows);
+    metrics.setGauge('netlog_spool_bytes', () => spooled().bytes);
+    metrics.setGauge('netlog_spool_oldest_age_seconds', () => {
+      const at = spooled().oldestAt;
+      return at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000);
+    });
+  }
   const stats = (): ReturnType<Gateway['stats']> => gateway.stats();
   metrics.setGauge('open_connections', () => stats().openConnections);
   metrics.setGauge('open_tunnels', () => stats().openTunnels);

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { ControlServer } from '../control/server.js';
+import { resolveGatewayId } from '../config/gateway-id.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
 import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
@@ -28,6 +29,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--no-http2', 'offer only HTTP/1.1 to sandboxes (ALPN)')
     .option('--scrub-unbound-hours <n>', 'hours the values of an unbound secret are still scrubbed from its sandbox\'s responses (default 168)')
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
+    .option('--gateway-id <id>', 'the id this gateway\'s network-log rows carry (default: $STANDIN_GATEWAY_ID, else one kept in the home)')
     .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
     .option('--workers <n>', 'proxy worker processes sharing the port, store, CA and network log (default: the number of cores; 1: one process)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
@@ -42,11 +44,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
 /** `--workers 1`: the whole gateway in this process. */
 async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void> {
   // Loaded here, not at the top: every other command would pay for the proxy and X.509 code.
-  const [{ loadCa }, { startGateway }, { createLogger }, { createNetLogWriter }, { Metrics, instrumentNetLog }] = await Promise.all([
+  const [{ loadCa }, { startGateway }, { createLogger }, { Metrics, instrumentNetLog }] = await Promise.all([
     import('../ca/authority.js'),
     import('../gateway.js'),
     import('../logging/logger.js'),
-    import('../netlog/writer.js'),
     import('../control/metrics.js'),
   ]);
   const paths = ctx.paths();
@@ -59,7 +60,9 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
   // The env the control API hands out names the preload beside the bundle: it must be there
   // (and this version's) in a home made before it existed, too.
   ensureNodePreload(paths);
-  const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+  const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
+  const netlogBackend = ctx.netlog();
+  const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
   const metrics = new Metrics();
   const netlog = instrumentNetLog(netlogWriter, metrics);
   // Ports the proxy refuses to CONNECT to; the control port joins once it is bound.
@@ -68,23 +71,24 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
   try {
     gateway = await startGateway(gatewayOptions(options, { store, ca, logger, netlog, selfPorts }));
   } catch (e) {
-    netlog.close();
+    await netlog.close();
     throw listenError(e, formatListen(options.listen));
   }
   const address = formatListen(gateway.address);
   let ready = true;
   let control: ControlServer | undefined;
   try {
-    control = await startControl(options, { paths, store, db, metrics, logger, proxyAddress: address, proxyPort: gateway.address.port, caCertPem: ca.certPem, ready: () => ready });
+    control = await startControl(options, { paths, store, db, netlog: netlogBackend, metrics, logger, proxyAddress: address, proxyPort: gateway.address.port, caCertPem: ca.certPem, ready: () => ready });
     if (control?.address.kind === 'tcp') selfPorts.add(control.address.port);
     registerGauges(metrics, gateway, netlogWriter);
     writeServeState(paths, address, control);
   } catch (e) {
     await control?.close();
     await gateway.close();
-    netlog.close();
+    await netlog.close();
     throw e;
   }
+  logger.info({ gatewayId }, 'network log rows carry this gateway id');
   out(`standin listening on http://${address}`);
   await untilSignal();
   logger.info('shutting down');
@@ -95,8 +99,9 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
   try {
     // The proxy drains first (the control API keeps answering /readyz with 503 meanwhile).
     await gateway.close();
-    netlog.close();
+    await netlog.close();
     await control?.close();
+    await netlogBackend.close();
   } finally {
     removeServeState(paths);
     ctx.close();

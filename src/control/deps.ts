@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger.js';
 import type { ApiKeysRepo } from '../store/apikeys-repo.js';
+import type { NetLogReader } from '../netlog/backend.js';
 import type { Db } from '../store/database.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from './metrics.js';
@@ -9,6 +10,8 @@ export interface ControlDeps {
   store: Store;
   /** The same connection as the store: network-log queries and readiness checks. */
   db: Db;
+  /** The network log the routes read (the home's SQLite, or the fleet's PostgreSQL). */
+  netlog: NetLogReader;
   apiKeys: ApiKeysRepo;
   metrics: Metrics;
   logger: Logger;

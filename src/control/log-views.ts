@@ -1,9 +1,8 @@
 import { explainRow, type Explanation } from '../netlog/explain.js';
-import { getNetLogRecord, queryNetLog } from '../netlog/query.js';
 import { parseSince } from '../netlog/sanitize.js';
-import { netLogStats, type NetLogStats } from '../netlog/stats.js';
+import type { NetLogReader } from '../netlog/backend.js';
+import type { NetLogStats } from '../netlog/stats.js';
 import type { NetLogQuery, NetLogRecord, StoredNetLogRow } from '../netlog/types.js';
-import type { Db } from '../store/database.js';
 
 /**
  * What the log viewer and the log routes read, shared by the control listener and `standin log
@@ -75,13 +74,13 @@ function time(v: string, now: number): number | undefined {
   }
 }
 
-export function viewRows(db: Db, p: LogParams, tenant: string, now: number): StoredNetLogRow[] {
+export function viewRows(log: NetLogReader, p: LogParams, tenant: string, now: number): Promise<StoredNetLogRow[]> {
   const q = logQuery(p, tenant, now);
-  return queryNetLog(db, { ...q, limit: q.limit ?? 100 });
+  return log.query({ ...q, limit: q.limit ?? 100 });
 }
 
-export function viewStats(db: Db, p: LogParams, tenant: string, now: number): NetLogStats {
-  return netLogStats(db, logQuery({ ...p, afterId: undefined, limit: undefined }, tenant, now));
+export function viewStats(log: NetLogReader, p: LogParams, tenant: string, now: number): Promise<NetLogStats> {
+  return log.stats(logQuery({ ...p, afterId: undefined, limit: undefined }, tenant, now));
 }
 
 export interface ExplainView {
@@ -92,8 +91,8 @@ export interface ExplainView {
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Undefined when the id names no row of this tenant (or is not a request id at all). */
-export function viewExplain(db: Db, requestId: string, tenant: string): ExplainView | undefined {
+export async function viewExplain(log: NetLogReader, requestId: string, tenant: string): Promise<ExplainView | undefined> {
   if (!REQUEST_ID.test(requestId)) return undefined;
-  const row = getNetLogRecord(db, requestId.toLowerCase(), tenant);
+  const row = await log.record(requestId.toLowerCase(), tenant);
   return row === undefined ? undefined : { explanation: explainRow(row), row };
 }

@@ -18,13 +18,23 @@ import type { NetLogRow, NetLogWriter } from '../netlog/types.js';
  */
 export const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export type GaugeName = 'open_connections' | 'open_tunnels' | 'netlog_queue_depth' | 'cert_cache_size';
+export type GaugeName =
+  | 'open_connections'
+  | 'open_tunnels'
+  | 'netlog_queue_depth'
+  | 'cert_cache_size'
+  | 'netlog_spool_rows'
+  | 'netlog_spool_bytes'
+  | 'netlog_spool_oldest_age_seconds';
 
 const GAUGE_HELP: Record<GaugeName, string> = {
   open_connections: 'Client connections open on the proxy port',
   open_tunnels: 'CONNECT tunnels open (intercepted and passthrough)',
   netlog_queue_depth: 'Network-log rows queued and not yet written',
   cert_cache_size: 'Leaf TLS contexts cached (one per intercepted host)',
+  netlog_spool_rows: 'Network-log rows in the on-disk spool, waiting for PostgreSQL',
+  netlog_spool_bytes: 'Bytes of the on-disk network-log spool (refusals start at its bound)',
+  netlog_spool_oldest_age_seconds: 'Age of the oldest spooled network-log row (0 when the spool is empty)',
 };
 
 export class Metrics {
@@ -130,5 +140,7 @@ export function instrumentNetLog(writer: NetLogWriter, metrics: Metrics): NetLog
     flush: () => writer.flush(),
     pending: () => writer.pending(),
     close: () => writer.close(),
+    ...(writer.accepting === undefined ? {} : { accepting: () => writer.accepting?.() ?? true }),
+    ...(writer.spooled === undefined ? {} : { spooled: () => writer.spooled?.() ?? { rows: 0, bytes: 0, oldestAt: undefined } }),
   };
 }

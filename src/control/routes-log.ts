@@ -52,17 +52,17 @@ export function logRoutes(deps: ControlDeps): Route[] {
     route({
       method: 'GET', path: '/v1/log/stats', roles: [...READERS], operationId: 'logStats', query: STATS_QUERY,
       summary: 'Counts over the log: per sandbox and host, refusals by code, bytes, swaps per secret@version', success: { status: 200, schema: LogStatsSchema }, mutating: false,
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const p: LogParams = ctx.query;
-        const stats = checkedQuery(() => viewStats(deps.db, p, ctx.caller.tenant, clock()));
+        const stats = await checkedQuery(() => viewStats(deps.netlog, p, ctx.caller.tenant, clock()));
         return { status: 200, json: stats };
       },
     }),
     route({
       method: 'GET', path: '/v1/log/explain/:requestId', roles: [...READERS], operationId: 'explainLogRow',
       summary: 'One request in plain words: what happened, why, what to change; with its full row', success: { status: 200, schema: LogExplanationSchema }, mutating: false,
-      handle: (ctx) => {
-        const view = viewExplain(deps.db, ctx.params.requestId ?? '', ctx.caller.tenant);
+      handle: async (ctx) => {
+        const view = await viewExplain(deps.netlog, ctx.params.requestId ?? '', ctx.caller.tenant);
         if (view === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such request in this tenant\'s network log');
         return { status: 200, json: view };
       },

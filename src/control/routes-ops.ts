@@ -1,4 +1,3 @@
-import { queryNetLog } from '../netlog/query.js';
 import { parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery } from '../netlog/types.js';
 import { Type, type TString } from '@sinclair/typebox';
@@ -91,14 +90,14 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
     route({
       method: 'GET', path: '/v1/log', roles: ['admin', 'operator', 'auditor'], operationId: 'queryLog', query: LOG_QUERY,
       summary: 'The network log: newest N rows, oldest first', success: { status: 200, schema: Ref(LogRowSchema), array: true }, mutating: false,
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const q = ctx.query;
         const limit = upTo('limit', q.limit, MAX_API_LIMIT) ?? 100;
         const afterId = upTo('afterId', q.afterId, Number.MAX_SAFE_INTEGER);
         // Only the caller's tenant's rows (the default tenant's include unauthenticated refusals).
         const query: NetLogQuery = { ...logListQuery({ ...q, afterId: undefined, limit: undefined }, ctx.caller.tenant, clock()), limit };
         if (afterId !== undefined) query.afterId = afterId;
-        const rows: LogRow[] = queryNetLog(deps.db, query);
+        const rows: LogRow[] = await deps.netlog.query(query);
         return { status: 200, json: rows };
       },
     }),

@@ -96,6 +96,7 @@ export const LogRowSchema = Type.Object(
     upstreamIp: NullableStr,
     errorCode: NullableStr,
     complete: Type.Boolean({ description: 'false: forwarded and not yet ended (or the gateway stopped before it ended)' }),
+    gateway: Type.String({ description: "the gateway that wrote the row (gateways of a fleet share one log); '' for rows from before gateway ids" }),
   },
   { $id: 'LogRow' },
 );

@@ -1,14 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Db } from '../store/database.js';
+import type { NetLogReader } from '../netlog/backend.js';
 import { LogParamsError, viewExplain, viewRows, viewStats, type LogParams } from './log-views.js';
 import { VIEWER_HEADERS } from './viewer/csp.js';
 import { VIEWER_CSS, VIEWER_HTML } from './viewer/page.js';
 import { VIEWER_JS } from './viewer/script.js';
 
 export interface ViewerServerOptions {
-  db: Db;
+  netlog: NetLogReader;
   tenant: string;
   /** 0: any free port. The server binds 127.0.0.1 only. */
   port?: number;
@@ -38,7 +38,7 @@ export async function startViewerServer(o: ViewerServerOptions): Promise<ViewerS
   const session = randomBytes(32).toString('base64url');
   let port = 0;
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.headers.host !== `127.0.0.1:${port}`) return send(res, 421, 'text/plain', 'wrong host\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'read-only\n');
@@ -62,11 +62,11 @@ export async function startViewerServer(o: ViewerServerOptions): Promise<ViewerS
       if (v !== null) p[k] = v;
     }
     try {
-      if (url.pathname === '/v1/log') return json(res, 200, viewRows(o.db, p, o.tenant, clock()));
-      if (url.pathname === '/v1/log/stats') return json(res, 200, viewStats(o.db, p, o.tenant, clock()));
+      if (url.pathname === '/v1/log') return json(res, 200, await viewRows(o.netlog, p, o.tenant, clock()));
+      if (url.pathname === '/v1/log/stats') return json(res, 200, await viewStats(o.netlog, p, o.tenant, clock()));
       const explain = /^\/v1\/log\/explain\/([^/]+)$/.exec(url.pathname);
       if (explain !== null) {
-        const view = viewExplain(o.db, decodeURIComponent(explain[1] ?? ''), o.tenant);
+        const view = await viewExplain(o.netlog, decodeURIComponent(explain[1] ?? ''), o.tenant);
         return view === undefined ? json(res, 404, { title: 'Not found', detail: 'no such request in this network log' }) : json(res, 200, view);
       }
     } catch (e) {
@@ -77,11 +77,9 @@ export async function startViewerServer(o: ViewerServerOptions): Promise<ViewerS
   };
 
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000 }, (req, res) => {
-    try {
-      handle(req, res);
-    } catch {
+    handle(req, res).catch(() => {
       if (!res.headersSent) json(res, 500, { title: 'Internal error' });
-    }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

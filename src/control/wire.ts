@@ -100,6 +100,8 @@ export interface LogRow {
   errorCode: string | null;
   /** False while the exchange is still going (its row is written when the request is forwarded). */
   complete: boolean;
+  /** The gateway that wrote the row (fleet mode: gateways share one log); '' for rows from before gateway ids. */
+  gateway: string;
 }
 
 export interface AuditEntry {

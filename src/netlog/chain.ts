@@ -5,7 +5,7 @@ import type { Db } from '../store/database.js';
  * The tamper-evident chain of the network log. A row is written when a request is forwarded
  * (`complete = 0`) and completed in place when the exchange ends, so a row's content is only
  * final once it is complete: the chain covers completed rows only, in the order they were
- * completed (`chain_seq` 1, 2, 3, ...), each row's hash covering its position, every stored
+ * completed (`chain_seq` 1, 2, 3, ... per gateway), each row's hash covering its position, every stored
  * column and the hash of the row before it. The writer seals a row in the same transaction that
  * completes it; a sealed row is never updated again.
  *
@@ -34,6 +34,15 @@ export function canonical(values: readonly unknown[]): string {
   return JSON.stringify(values);
 }
 
+/**
+ * The canonical text of a chained row: its CHAINED_COLUMNS values, then the gateway that wrote it,
+ * so that a row cannot be moved to another gateway's chain unnoticed. Rows written before rows
+ * carried a gateway (gateway '') keep the text they were hashed with.
+ */
+export function chainCanonical(values: readonly unknown[], gateway: string): string {
+  return canonical(gateway === '' ? values : [...values, gateway]);
+}
+
 export function rowHash(prev: string, canonical: string): string {
   return createHash('sha256').update(prev).update('\n').update(canonical).digest('hex');
 }
@@ -44,18 +53,38 @@ export interface ChainHead {
 }
 
 /**
- * The last sealed position: the newest chained row, else where retention last cut the chain,
- * else the genesis. Read inside the writer's transaction, so two writers never share a position.
+ * The last sealed position of a gateway's chain: its newest chained row, else where retention last
+ * cut it, else the genesis. Each gateway has a chain of its own (positions 1, 2, 3, ... per
+ * gateway id), so gateways writing one log never contend on one head. Read inside the writer's
+ * transaction, so two writers never share a position.
  */
-export function chainHead(db: Db): ChainHead {
-  const row = db.prepare('SELECT chain_seq AS seq, hash FROM network_log WHERE chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1').get() as
-    | { seq: number; hash: string }
-    | undefined;
-  return row ?? chainAnchor(db);
+export function chainHead(db: Db, gateway: string): ChainHead {
+  const row = db
+    .prepare('SELECT chain_seq AS seq, hash FROM network_log WHERE gateway = ? AND chain_seq IS NOT NULL ORDER BY chain_seq DESC LIMIT 1')
+    .get(gateway) as { seq: number; hash: string } | undefined;
+  return row ?? chainAnchor(db, gateway);
 }
 
-/** Where verification starts: the last retention cut, or the genesis. */
-export function chainAnchor(db: Db): ChainHead {
-  const anchor = db.prepare('SELECT upto_seq AS seq, hash FROM network_log_anchor ORDER BY id DESC LIMIT 1').get() as ChainHead | undefined;
+/** Where verification of a gateway's chain starts: the last retention cut, or the genesis. */
+export function chainAnchor(db: Db, gateway: string): ChainHead {
+  const anchor = db.prepare('SELECT upto_seq AS seq, hash FROM network_log_anchor WHERE gateway = ? ORDER BY id DESC LIMIT 1').get(gateway) as
+    | ChainHead
+    | undefined;
   return anchor ?? { seq: 0, hash: GENESIS_HASH };
+}
+
+// Every gateway with a chain (rows or a retention anchor), one index seek each rather than a scan
+// of the whole chain index: SQLite has no skip scan of its own for this.
+const GATEWAYS = `
+WITH RECURSIVE g(x) AS (
+  SELECT (SELECT MIN(gateway) FROM network_log WHERE chain_seq IS NOT NULL)
+  UNION ALL
+  SELECT (SELECT MIN(gateway) FROM network_log WHERE chain_seq IS NOT NULL AND gateway > x) FROM g WHERE x IS NOT NULL
+)
+SELECT x AS gateway FROM g WHERE x IS NOT NULL
+UNION SELECT DISTINCT gateway FROM network_log_anchor ORDER BY gateway`;
+
+/** The gateways whose chains the log holds. */
+export function chainGateways(db: Db): string[] {
+  return (db.prepare(GATEWAYS).all() as { gateway: string }[]).map((r) => r.gateway);
 }

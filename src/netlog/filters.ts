@@ -23,6 +23,10 @@ export function netLogFilter(q: NetLogQuery): SqlFilter {
     where.push('sandbox = @sandbox COLLATE NOCASE');
     params.sandbox = q.sandbox;
   }
+  if (q.gateway !== undefined) {
+    where.push('gateway = @gateway');
+    params.gateway = q.gateway;
+  }
   if (q.host !== undefined) {
     const host = q.host.trim().toLowerCase().replace(/\.$/, '');
     if (/[*?]/.test(host)) {

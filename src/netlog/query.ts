@@ -5,13 +5,14 @@ import type { NetLogDetail, NetLogQuery, NetLogRecord, StoredNetLogRow } from '.
 
 // The columns of a listing: a row's detail and hash are read only where they are shown.
 const COLUMNS =
-  'id, request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets, bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete';
+  'id, gateway, request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets, bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 100_000;
 
 interface RawRow {
   id: number;
+  gateway: string;
   request_id: string;
   at: number;
   tenant: string | null;
@@ -75,7 +76,7 @@ export function lastNetLogId(db: Db): number {
   return row.id;
 }
 
-function clampLimit(limit: number | undefined): number {
+export function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_LIMIT;
   return Math.min(MAX_LIMIT, Math.max(0, Math.floor(limit)));
 }
@@ -83,6 +84,7 @@ function clampLimit(limit: number | undefined): number {
 function fromRaw(r: RawRow): StoredNetLogRow {
   return {
     id: r.id,
+    gateway: r.gateway,
     requestId: r.request_id,
     at: r.at,
     tenant: r.tenant,
@@ -105,7 +107,7 @@ function fromRaw(r: RawRow): StoredNetLogRow {
 }
 
 // A damaged cell should cost one column of one row, not the whole listing.
-function parseSecrets(text: string): string[] {
+export function parseSecrets(text: string): string[] {
   try {
     const v: unknown = JSON.parse(text);
     return Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
@@ -115,7 +117,7 @@ function parseSecrets(text: string): string[] {
 }
 
 // A detail the gateway did not write (older row, hand edit) reads as none rather than failing.
-function parseDetail(text: string | null): NetLogDetail | undefined {
+export function parseDetail(text: string | null): NetLogDetail | undefined {
   if (text === null) return undefined;
   try {
     const v = JSON.parse(text) as Partial<NetLogDetail> | null;

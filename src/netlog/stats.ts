@@ -46,9 +46,9 @@ export function netLogStats(db: Db, q: NetLogQuery): NetLogStats {
     total,
     bySandbox: grouped('sandbox'),
     byHost: grouped('host'),
-    byDecision: counted(`SELECT decision AS key, COUNT(*) AS requests FROM network_log ${where} GROUP BY decision ORDER BY requests DESC`),
+    byDecision: counted(`SELECT decision AS key, COUNT(*) AS requests FROM network_log ${where} GROUP BY decision ORDER BY requests DESC, key`),
     refusals: counted(
-      `SELECT error_code AS key, COUNT(*) AS requests FROM network_log ${and} error_code IS NOT NULL GROUP BY error_code ORDER BY requests DESC LIMIT ${TOP}`,
+      `SELECT error_code AS key, COUNT(*) AS requests FROM network_log ${and} error_code IS NOT NULL GROUP BY error_code ORDER BY requests DESC, key LIMIT ${TOP}`,
     ),
     swaps: counted(
       `SELECT j.value AS key, COUNT(*) AS requests FROM network_log, json_each(network_log.secrets) AS j ${and} decision = 'swapped'

@@ -54,6 +54,8 @@ export interface NetLogQuery {
   /** Only this tenant's rows (with `default`, also the rows of unauthenticated connections); all when absent. */
   tenant?: string;
   sandbox?: string;
+  /** Only rows this gateway wrote. */
+  gateway?: string;
   /** A host, or a glob over hosts (`*.openai.com`, `api.?.example`): `*` and `?` as in a shell. */
   host?: string;
   decision?: string;
@@ -69,6 +71,8 @@ export interface NetLogQuery {
 
 export interface StoredNetLogRow extends NetLogRow {
   id: number; // row id, increasing
+  /** The gateway that wrote the row (gateway-id.ts); '' for rows written before rows carried one. */
+  gateway: string;
   complete: boolean;
 }
 
@@ -80,11 +84,22 @@ export interface NetLogRecord extends StoredNetLogRow {
 }
 
 export interface NetLogWriter {
-  /** Queues a row; never blocks on disk. */
+  /** Queues a row; never blocks on disk or the network (the request path calls it). */
   record(row: NetLogRow): void;
-  /** Writes everything queued, synchronously (used at shutdown and in tests). */
-  flush(): void;
+  /**
+   * Writes everything queued (used at shutdown and in tests). SQLite's writer does it before
+   * returning; PostgreSQL's returns a promise that settles once the rows are in the database (or
+   * in the spool).
+   */
+  flush(): void | Promise<void>;
   /** Rows queued and not yet written. */
   pending(): number;
-  close(): void;
+  close(): void | Promise<void>;
+  /**
+   * False when rows could not be kept (PostgreSQL away and the spool full): the gateway then
+   * refuses new exchanges (GW_LOG_UNAVAILABLE). Absent: always true (SQLite).
+   */
+  accepting?(): boolean;
+  /** What waits in the on-disk spool (PostgreSQL); absent without one. */
+  spooled?(): { rows: number; bytes: number; oldestAt: number | undefined };
 }

@@ -1,9 +1,13 @@
 import type { Db } from '../store/database.js';
 import type { NetLogRow, NetLogWriter } from './types.js';
-import { canonical, CHAINED_PARAMS, chainHead, rowHash } from './chain.js';
+import { chainCanonical, CHAINED_PARAMS, chainHead, rowHash } from './chain.js';
+/** Rows written by a writer not told its gateway (tests, embedded use). */
+export const DEFAULT_GATEWAY_ID = 'local';
 import { createLogPruner, DEFAULT_RETENTION, type RetentionPolicy } from './retention.js';
 
 export interface NetLogWriterOptions {
+  /** The gateway every row is written as, whose chain this writer extends (gateway-id.ts). */
+  gatewayId?: string;
   /** Rows per transaction; reaching it schedules a write on the next turn of the event loop. */
   batchSize?: number;
   /** Longest a queued row waits before it is written. */
@@ -25,9 +29,9 @@ const DEFAULTS = { batchSize: 500, intervalMs: 50, maxQueue: 100_000 };
 // One row per request id: the row of a forwarded request is completed in place when it ends, and
 // sealed into the chain then (chain.ts); a sealed row is never written again.
 const INSERT = `INSERT INTO network_log
-  (request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets,
+  (gateway, request_id, at, tenant, sandbox, method, scheme, host, port, path, status, decision, secrets,
    bytes_in, bytes_out, duration_ms, upstream_ip, error_code, complete, detail, chain_seq, hash)
-  VALUES (@requestId, @at, @tenant, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
+  VALUES (@gateway, @requestId, @at, @tenant, @sandbox, @method, @scheme, @host, @port, @path, @status, @decision, @secrets,
    @bytesIn, @bytesOut, @durationMs, @upstreamIp, @errorCode, @complete, @detail, @chainSeq, @hash)
   ON CONFLICT (request_id) DO UPDATE SET
    at = excluded.at, tenant = excluded.tenant, sandbox = excluded.sandbox, method = excluded.method,
@@ -49,18 +53,20 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   const intervalMs = Math.max(0, options.intervalMs ?? DEFAULTS.intervalMs);
   const maxQueue = Math.max(batchSize, options.maxQueue ?? DEFAULTS.maxQueue);
   const onError = options.onError ?? ((): void => undefined);
+  const gateway = options.gatewayId ?? DEFAULT_GATEWAY_ID;
   const insert = db.prepare(INSERT);
   const prune = createLogPruner(db, options.retention ?? DEFAULT_RETENTION, options.clock, options.pruneChunk);
   const pruneEvery = Math.max(1, options.pruneEvery ?? 10_000);
   let sincePrune = 0;
   const insertAll = db.transaction((rows: readonly NetLogRow[]) => {
-    let head = chainHead(db);
+    let head = chainHead(db, gateway);
     for (const row of rows) {
       const params = toParams(row);
+      params.gateway = gateway;
       const sealed = row.complete !== false;
       if (sealed) {
         params.chainSeq = head.seq + 1;
-        params.hash = rowHash(head.hash, canonical(CHAINED_PARAMS.map((k) => params[k] ?? null)));
+        params.hash = rowHash(head.hash, chainCanonical(CHAINED_PARAMS.map((k) => params[k] ?? null), gateway));
       }
       // No change: the row was already sealed (it is never rewritten), so the head stays put.
       if (insert.run(params).changes > 0 && sealed) head = { seq: head.seq + 1, hash: String(params.hash) };
@@ -175,10 +181,12 @@ export function createNetLogWriter(db: Db, options: NetLogWriterOptions = {}): N
   };
 }
 
-type Params = Record<string, string | number | null>;
+export type Params = Record<string, string | number | null>;
 
-function toParams(row: NetLogRow): Params {
+/** A row as bound to the INSERT (both backends): the values its hash is computed from. */
+export function toParams(row: NetLogRow): Params {
   return {
+    gateway: '',
     requestId: row.requestId,
     at: Math.round(row.at),
     tenant: row.tenant ?? null,

@@ -20,6 +20,14 @@ import { upstreamError } from './upstream-errors.js';
  * the body source and response sink they pass.
  */
 export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, body: BodySource, res: ResponseSink): void {
+  // A request the network log could not keep is not sent (the log's database away, its spool full).
+  if (deps.netlog.accepting?.() === false) {
+    const err = new GatewayError('GW_LOG_UNAVAILABLE');
+    ex.fail(err);
+    ex.status = err.status;
+    sendProblem(res, err, ex.id, true);
+    return;
+  }
   const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
   ex.forwardedAt = deps.clock();
   logForwarded(ex, deps.netlog, ex.forwardedAt);

@@ -242,6 +242,18 @@ CREATE TABLE network_log_anchor (
 );
 `;
 
+// Fleet mode, network-log side (issue 16b; the lead renumbers on merge): every row names the gateway
+// that wrote it, and each gateway has a chain of its own (chain_seq counts per gateway), so that
+// gateways sharing a log never contend on one head. Rows written before have gateway '' (one chain,
+// hashed as they were); retention anchors are per gateway too.
+const V9_NETLOG_GATEWAY_ISSUE16 = `
+ALTER TABLE network_log ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+DROP INDEX network_log_chain_seq;
+CREATE UNIQUE INDEX network_log_chain_seq ON network_log(gateway, chain_seq) WHERE chain_seq IS NOT NULL;
+ALTER TABLE network_log_anchor ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+CREATE INDEX network_log_anchor_gateway ON network_log_anchor(gateway, id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: V1 },
   { version: 2, sql: V2_API_KEYS },
@@ -251,6 +263,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, sql: V6_RECENT_UNBINDS },
   { version: 7, sql: V7_NETLOG_COMPLETE },
   { version: 8, sql: V8_NETLOG_INSPECTION_ISSUE15 },
+  { version: 9, sql: V9_NETLOG_GATEWAY_ISSUE16 },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -12,6 +12,7 @@ import { ApiKeysRepo } from '../../src/store/apikeys-repo.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { call, jsonBody, type Reply, type Target } from './http.js';
+import { sqliteNetLog } from '../../src/netlog/sqlite-backend.js';
 
 /**
  * The control API's wire contract, captured from the hand-written server before it moved onto
@@ -52,6 +53,7 @@ beforeAll(async () => {
   const deps = {
     store,
     db,
+    netlog: sqliteNetLog(db),
     apiKeys,
     metrics,
     logger: createLogger({ level: 'debug', destination: sink }),

@@ -13,6 +13,7 @@ import { ApiKeysRepo } from '../../src/store/apikeys-repo.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { call, type Target } from './http.js';
+import { sqliteNetLog } from '../../src/netlog/sqlite-backend.js';
 
 // The log routes of the control API: every filter, stats, explain, the viewer's assets; bound to
 // the key's tenant like every read.
@@ -47,7 +48,7 @@ beforeAll(async () => {
   const sink = new Writable({ write: (_c, _e, done) => done() });
   server = await startControlServer(
     {
-      store, db, apiKeys, metrics: new Metrics(), logger: createLogger({ level: 'warn', destination: sink }), proxyAddress: () => '127.0.0.1:1',
+      store, db, netlog: sqliteNetLog(db), apiKeys, metrics: new Metrics(), logger: createLogger({ level: 'warn', destination: sink }), proxyAddress: () => '127.0.0.1:1',
       caBundlePath: join(home, 'b.pem'), caCertPem: '', caBundlePem: () => '', ready: () => true, clock: () => NOW,
     },
     { address: { kind: 'tcp', host: '127.0.0.1', port: 0 }, version: '0.1.0' },

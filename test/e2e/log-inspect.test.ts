@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeHome, runClient, startServe, type ServeProcess } from '../helpers/serve.js';
@@ -76,6 +77,13 @@ describe('log inspection', () => {
     const table = ok(['log', '--sandbox', 'agent']);
     expect(table).toMatch(/^TIME +SANDBOX +METHOD +HOST/);
     expect(table).not.toContain('\x1b['); // not a terminal: no colour
+    // Every row names the gateway that wrote it: the id the gateway keeps in its home.
+    const gatewayId = readFileSync(join(gw.home, 'gateway-id'), 'utf8').trim();
+    expect(gatewayId).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{6}$/);
+    expect(swapped.every((r) => r.gateway === gatewayId)).toBe(true);
+    expect(table.split('\n')[0]).toMatch(/ GATEWAY$/);
+    expect(jsonLines(ok(['log', '--json', '--gateway', gatewayId])).length).toBe(jsonLines(ok(['log', '--json'])).length);
+    expect(jsonLines(ok(['log', '--json', '--gateway', 'another-gw'])).length).toBe(0);
 
     // Stats.
     const stats = JSON.parse(ok(['log', 'stats', '--json', '--since', '1h'])) as { total: { requests: number; refused: number }; swaps: unknown[]; refusals: unknown[] };
@@ -88,7 +96,7 @@ describe('log inspection', () => {
     const jsonl = jsonLines(ok(['log', 'export', '--format', 'jsonl', '--sandbox', 'agent']));
     expect(jsonl.length).toBeGreaterThanOrEqual(4);
     const csv = ok(['log', 'export', '--format', 'csv', '--decision', 'token_misuse']).trim().split('\n');
-    expect(csv[0]).toBe('id,request_id,at,tenant,sandbox,method,scheme,host,port,path,status,decision,secrets,bytes_in,bytes_out,duration_ms,upstream_ip,error_code,complete');
+    expect(csv[0]).toBe('id,request_id,at,tenant,sandbox,method,scheme,host,port,path,status,decision,secrets,bytes_in,bytes_out,duration_ms,upstream_ip,error_code,complete,gateway');
     expect(csv).toHaveLength(2);
     expect(csv[1]).toContain(',GW_TOKEN_SCOPE,true');
 
@@ -107,14 +115,14 @@ describe('log inspection', () => {
     // Verify: fine as written; an edit by hand is caught and named.
     const verified = ok(['log', 'verify']);
     expect(verified).toContain('ok: the chain verifies');
-    const head = /head: (\d+:[0-9a-f]{64})/.exec(verified)?.[1] ?? '';
+    const head = /head: ([A-Za-z0-9._-]+:\d+:[0-9a-f]{64})/.exec(verified)?.[1] ?? '';
     expect(ok(['log', 'verify', '--head', head])).toContain('still holds the head');
     const db = new Database(join(gw.home, 'standin.db'));
     db.prepare("UPDATE network_log SET decision = 'allowed', secrets = '[]' WHERE request_id = ?").run(refusedId);
     db.close();
     const tampered = cli(['log', 'verify']);
     expect(tampered.code).toBe(1);
-    expect(tampered.stderr).toMatch(new RegExp(`^standin: log verify: row \\d+ \\(request ${refusedId}, position \\d+\\) does not match its hash`));
+    expect(tampered.stderr).toMatch(new RegExp(`^standin: log verify: row \\d+ \\(request ${refusedId}, position \\d+ of gateway [A-Za-z0-9._-]+\\) does not match its hash`));
 
     // Nothing shown anywhere holds the value, a whole stand-in, or a raw control character.
     const shown = outputs.join('\n');

@@ -49,6 +49,8 @@ export interface HarnessOptions {
   unboundScrubMs?: number;
   /** Offer HTTP/2 to sandboxes (default true). */
   http2?: boolean;
+  /** The network-log writer (default: SQLite in the home); `rows()` reads SQLite only. */
+  netlog?: NetLogWriter;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -57,7 +59,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const store = new SqliteStore(db, randomBytes(32));
   const { ca } = await loadOrCreateCa(join(home, 'ca'));
   const upstream = await startUpstream();
-  const netlog = createNetLogWriter(db, { intervalMs: 20 });
+  const netlog = options.netlog ?? createNetLogWriter(db, { intervalMs: 20 });
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -89,13 +91,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logs: () => chunks.join(''),
     proxyUrl: (sandbox) => `http://${sandbox}:${store.proxyKey(sandbox)}@127.0.0.1:${gateway.address.port}`,
     rows: (q = {}) => {
-      netlog.flush();
+      void netlog.flush();
       return queryNetLog(db, { limit: 1000, ...q });
     },
     close: async () => {
       await gateway.close();
       await upstream.close();
-      netlog.close();
+      await netlog.close();
       store.close();
       rmSync(home, { recursive: true, force: true });
     },

@@ -7,7 +7,7 @@ import { getNetLogRecord, iterateNetLog, queryNetLog } from '../../src/netlog/qu
 import { createLogPruner } from '../../src/netlog/retention.js';
 import { netLogStats } from '../../src/netlog/stats.js';
 import type { NetLogRow } from '../../src/netlog/types.js';
-import { checkRecordedHead, verifyChain } from '../../src/netlog/verify.js';
+import { checkRecordedHead, verifyChain, verifyLog } from '../../src/netlog/verify.js';
 import { createNetLogWriter } from '../../src/netlog/writer.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 
@@ -106,12 +106,12 @@ describe('hash chain', () => {
     w.record(row());
     w.flush();
     expect(getNetLogRecord(db, open.requestId)?.chainSeq).toBeNull();
-    expect(verifyChain(db)).toMatchObject({ ok: true, verified: 1, unsealed: 1 });
+    expect(verifyLog(db)).toMatchObject({ ok: true, verified: 1, unsealed: 1 });
     w.record({ ...open, complete: true, bytesIn: 999 });
     w.close();
     const sealed = getNetLogRecord(db, open.requestId);
     expect(sealed).toMatchObject({ chainSeq: 2, bytesIn: 999, complete: true });
-    expect(verifyChain(db)).toMatchObject({ ok: true, verified: 2, unsealed: 0, head: { seq: 2, hash: sealed?.hash } });
+    expect(verifyLog(db)).toMatchObject({ ok: true, verified: 2, unsealed: 0, chains: [{ gateway: 'local', head: { seq: 2, hash: sealed?.hash } }] });
   });
 
   it('verifies rows whatever characters they hold (the writer and verify serialise alike)', () => {
@@ -119,7 +119,7 @@ describe('hash chain', () => {
       row({ sandbox: 'ünïcode-😀', path: '/a\nb\t"c"\\d\u2028e\u0000', detail: { protocol: 'h2', applied: [{ secret: 's', version: 1, placement: 'X-Key: [secret] \ud800' }], scrubbed: true, reason: 'é' } }),
       row({ tenant: null, sandbox: null, upstreamIp: null, bytesIn: 1.5, durationMs: 0 }),
     ]);
-    expect(verifyChain(db)).toMatchObject({ ok: true, verified: 2 });
+    expect(verifyChain(db, 'local')).toMatchObject({ ok: true, verified: 2 });
   });
 
   it('never rewrites a sealed row', () => {
@@ -127,64 +127,64 @@ describe('hash chain', () => {
     write([r]);
     write([{ ...r, status: 500 }, { ...r, complete: false }]);
     expect(getNetLogRecord(db, r.requestId)?.status).toBe(200);
-    expect(verifyChain(db)).toMatchObject({ ok: true, verified: 1 });
+    expect(verifyChain(db, 'local')).toMatchObject({ ok: true, verified: 1 });
   });
 
   it('reports the first changed, removed or reordered row', () => {
     write(Array.from({ length: 10 }, () => row()));
-    expect(verifyChain(db).ok).toBe(true);
+    expect(verifyChain(db, 'local').ok).toBe(true);
 
     db.prepare("UPDATE network_log SET path = '/edited' WHERE chain_seq = 4").run();
-    let r = verifyChain(db);
+    let r = verifyChain(db, 'local');
     expect(r).toMatchObject({ ok: false, problems: 1, first: { kind: 'changed', seq: 4 } });
     db.prepare("UPDATE network_log SET path = '/v1/models' WHERE chain_seq = 4").run();
-    expect(verifyChain(db).ok).toBe(true);
+    expect(verifyChain(db, 'local').ok).toBe(true);
 
     db.prepare('UPDATE network_log SET chain_seq = -1 WHERE chain_seq = 3').run();
     db.prepare('UPDATE network_log SET chain_seq = 3 WHERE chain_seq = 6').run();
     db.prepare('UPDATE network_log SET chain_seq = 6 WHERE chain_seq = -1').run();
-    r = verifyChain(db);
+    r = verifyChain(db, 'local');
     expect(r).toMatchObject({ ok: false, first: { kind: 'changed', seq: 3 } });
     db.prepare('UPDATE network_log SET chain_seq = -1 WHERE chain_seq = 3').run();
     db.prepare('UPDATE network_log SET chain_seq = 3 WHERE chain_seq = 6').run();
     db.prepare('UPDATE network_log SET chain_seq = 6 WHERE chain_seq = -1').run();
 
     db.prepare('DELETE FROM network_log WHERE chain_seq = 7').run();
-    r = verifyChain(db);
+    r = verifyChain(db, 'local');
     expect(r).toMatchObject({ ok: false, first: { kind: 'removed', seq: 7 } });
-    expect(r.first?.message).toContain('position 7 was removed');
+    expect(r.first?.message).toContain('position 7 of gateway local was removed');
   });
 
   it('still verifies after retention pruned its oldest rows (anchor), and pruning goes in chunks', () => {
     write(Array.from({ length: 25 }, () => row()));
     const prune = createLogPruner(db, { maxRows: 5, maxAgeMs: 1e15 }, () => 1_900_000_000_000, 8);
     expect(prune()).toBe(true); // 8 of the 20 over the bound; more to do
-    expect(verifyChain(db)).toMatchObject({ ok: true, anchor: 8, verified: 17 });
+    expect(verifyChain(db, 'local')).toMatchObject({ ok: true, anchor: 8, verified: 17 });
     while (prune());
-    expect(verifyChain(db)).toMatchObject({ ok: true, anchor: 20, verified: 5 });
+    expect(verifyChain(db, 'local')).toMatchObject({ ok: true, anchor: 20, verified: 5 });
     write([row()]);
-    expect(verifyChain(db)).toMatchObject({ ok: true, verified: 6, head: { seq: 26 } });
+    expect(verifyChain(db, 'local')).toMatchObject({ ok: true, verified: 6, head: { seq: 26 } });
     // Deleting the oldest remaining row without an anchor is a removal.
     db.prepare('DELETE FROM network_log WHERE chain_seq = 21').run();
-    expect(verifyChain(db).first?.kind).toBe('removed');
+    expect(verifyChain(db, 'local').first?.kind).toBe('removed');
   });
 
   it('checks a recorded head: the newest rows cut off, or the chain recomputed, show against it', () => {
     write(Array.from({ length: 5 }, () => row()));
-    const head = verifyChain(db).head;
+    const head = verifyChain(db, 'local').head;
     write([row()]);
-    expect(checkRecordedHead(db, head, verifyChain(db))).toBeUndefined();
+    expect(checkRecordedHead(db, head, verifyLog(db))).toBeUndefined();
     // Cutting off the end leaves a chain that verifies on its own, but not against the head.
     db.prepare('DELETE FROM network_log WHERE chain_seq >= 4').run();
-    expect(verifyChain(db).ok).toBe(true);
-    expect(checkRecordedHead(db, head, verifyChain(db))).toContain('the newest rows were removed');
+    expect(verifyChain(db, 'local').ok).toBe(true);
+    expect(checkRecordedHead(db, head, verifyLog(db))).toContain('the newest rows were removed');
     // A recomputed hash at the recorded position.
-    expect(checkRecordedHead(db, { seq: 2, hash: 'f'.repeat(64) }, verifyChain(db))).toContain('no longer has the recorded hash');
+    expect(checkRecordedHead(db, { seq: 2, hash: 'f'.repeat(64) }, verifyLog(db))).toContain('no longer has the recorded hash');
     // Pruned since: the anchor still names the hash it was cut at.
     const at2 = getNetLogRecord(db, queryNetLog(db, {})[1]!.requestId)!;
     createLogPruner(db, { maxRows: 1, maxAgeMs: 1e15 }, () => 0)();
-    expect(checkRecordedHead(db, { seq: 2, hash: at2.hash! }, verifyChain(db))).toBeUndefined();
-    expect(checkRecordedHead(db, { seq: 2, hash: 'e'.repeat(64) }, verifyChain(db))).toContain('pruned with another hash');
+    expect(checkRecordedHead(db, { seq: 2, hash: at2.hash! }, verifyLog(db))).toBeUndefined();
+    expect(checkRecordedHead(db, { seq: 2, hash: 'e'.repeat(64) }, verifyLog(db))).toContain('pruned with another hash');
   });
 
   it('prunes by age as a prefix of the chain only', () => {
@@ -192,7 +192,66 @@ describe('hash chain', () => {
     createLogPruner(db, { maxRows: 100, maxAgeMs: 1000 }, () => 3500)();
     // 1500 is old, but it comes after a younger row in the chain: it waits for the next pruning.
     expect(queryNetLog(db, {}).map((r) => r.at)).toEqual([1500, 5000]);
-    expect(verifyChain(db).ok).toBe(true);
+    expect(verifyChain(db, 'local').ok).toBe(true);
+  });
+});
+
+describe('one chain per gateway', () => {
+  it('gives each gateway its own positions, verifies every chain, and catches a row moved between them', () => {
+    const a = createNetLogWriter(db, { intervalMs: 60_000, gatewayId: 'gw-a' });
+    const b = createNetLogWriter(db, { intervalMs: 60_000, gatewayId: 'gw-b' });
+    for (let i = 0; i < 6; i++) {
+      (i % 2 === 0 ? a : b).record(row());
+      a.flush();
+      b.flush();
+    }
+    a.record(row());
+    a.close();
+    b.close();
+    const rows = queryNetLog(db, {});
+    expect(rows.map((r) => r.gateway)).toEqual(['gw-a', 'gw-b', 'gw-a', 'gw-b', 'gw-a', 'gw-b', 'gw-a']);
+    expect(queryNetLog(db, { gateway: 'gw-b' })).toHaveLength(3);
+    const report = verifyLog(db);
+    expect(report).toMatchObject({ ok: true, verified: 7, chains: [{ gateway: 'gw-a', head: { seq: 4 } }, { gateway: 'gw-b', head: { seq: 3 } }] });
+    // A head without its gateway is ambiguous with two chains; with it, it is checked.
+    const headB = report.chains[1]!.head;
+    expect(checkRecordedHead(db, headB, report)).toContain('several chains');
+    expect(checkRecordedHead(db, { gateway: 'gw-b', ...headB }, report)).toBeUndefined();
+    expect(checkRecordedHead(db, { gateway: 'gw-c', ...headB }, report)).toContain('no chain of gateway gw-c');
+    // Relabelled as gw-a's (at a free position): the hash covers the gateway.
+    db.prepare("UPDATE network_log SET gateway = 'gw-a', chain_seq = 5 WHERE gateway = 'gw-b' AND chain_seq = 3").run();
+    const moved = verifyLog(db);
+    expect(moved.ok).toBe(false);
+    expect(moved.chains.find((c) => c.gateway === 'gw-a')?.first).toMatchObject({ kind: 'changed', seq: 5 });
+    expect(moved.first?.message).toMatch(/position 5 of gateway gw-a\) does not match its hash/);
+  });
+
+  it('keeps rows from before gateway ids as a chain of their own, hashed as they were', () => {
+    write([row(), row()]);
+    // What a database migrated from before gateway ids holds: rows with gateway '' chained without it.
+    db.prepare("UPDATE network_log SET gateway = ''").run();
+    const legacy = verifyChain(db, '');
+    expect(legacy.ok).toBe(false); // hashed with 'local' in the text: relabelling is caught
+    db.prepare("UPDATE network_log SET gateway = 'local'").run();
+    expect(verifyLog(db).ok).toBe(true);
+  });
+
+  it('prunes each chain as a prefix of its own, with an anchor per gateway', () => {
+    const a = createNetLogWriter(db, { intervalMs: 60_000, gatewayId: 'gw-a' });
+    const b = createNetLogWriter(db, { intervalMs: 60_000, gatewayId: 'gw-b' });
+    for (let i = 0; i < 10; i++) {
+      a.record(row());
+      b.record(row());
+      a.flush();
+      b.flush();
+    }
+    a.close();
+    b.close();
+    while (createLogPruner(db, { maxRows: 6, maxAgeMs: 1e15 }, () => 1_900_000_000_000, 4)());
+    const r = verifyLog(db);
+    expect(r.ok).toBe(true);
+    expect(r.verified).toBe(6);
+    expect(r.chains.map((c) => [c.gateway, c.anchor, c.head.seq])).toEqual([['gw-a', 7, 10], ['gw-b', 7, 10]].map(([g, anc, h]) => [g, anc, h]));
   });
 });
 
@@ -261,7 +320,7 @@ describe('retention in the writer', () => {
     expect(count()).toBe(60); // the next one, a turn later
     for (let k = 0; k < 10; k++) await new Promise((r) => setImmediate(r));
     expect(count()).toBe(10);
-    expect(verifyChain(db)).toMatchObject({ ok: true, anchor: 90, verified: 10 });
+    expect(verifyChain(db, 'local')).toMatchObject({ ok: true, anchor: 90, verified: 10 });
     w.close();
   });
 });

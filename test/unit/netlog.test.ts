@@ -83,7 +83,7 @@ describe('network log writer', () => {
     w.flush();
     expect(w.pending()).toBe(0);
     const [stored] = queryNetLog(db, {});
-    expect(stored).toEqual({ ...r, id: stored?.id, complete: true });
+    expect(stored).toEqual({ ...r, id: stored?.id, complete: true, gateway: 'local' });
     w.close();
   });
 

@@ -68,14 +68,14 @@ describe('database and migrations', () => {
     expect(cols.map((c) => c.name)).toEqual([
       'id', 'request_id', 'at', 'sandbox', 'method', 'scheme', 'host', 'port', 'path', 'status', 'decision',
       'secrets', 'bytes_in', 'bytes_out', 'duration_ms', 'upstream_ip', 'error_code', 'tenant', 'complete',
-      'detail', 'chain_seq', 'hash',
+      'detail', 'chain_seq', 'hash', 'gateway',
     ]);
     const nullable = cols.filter((c) => c.notnull === 0).map((c) => c.name);
     expect(nullable).toEqual(['id', 'sandbox', 'upstream_ip', 'error_code', 'tenant', 'detail', 'chain_seq', 'hash']);
     const indexed = (db.prepare("SELECT name FROM pragma_index_list('network_log')").pluck().all() as string[])
       .map((n) => (db.prepare(`SELECT name FROM pragma_index_info('${n}')`).pluck().all() as string[]).join(','))
       .sort();
-    expect(indexed).toEqual(['at', 'chain_seq', 'decision,at', 'host,at', 'request_id', 'sandbox,at', 'status,at', 'tenant,at']);
+    expect(indexed).toEqual(['at', 'decision,at', 'gateway,chain_seq', 'host,at', 'request_id', 'sandbox,at', 'status,at', 'tenant,at']);
     db.close();
   });
 

@@ -1,0 +1,37 @@
+import type { NetLogStats } from './stats.js';
+import type { NetLogQuery, NetLogRecord, NetLogWriter, StoredNetLogRow } from './types.js';
+import type { LogVerifyReport, RecordedHead } from './verify-walk.js';
+
+/**
+ * What reads the network log (CLI `log` commands, the control API, the viewer), whatever holds
+ * it: SQLite in the home (sqlite-backend.ts) or PostgreSQL shared by a fleet (pg/backend.ts).
+ * Every read is async so that both fit one shape; none of them is on the request path.
+ */
+export interface NetLogReader {
+  /** Newest `limit` rows oldest first, or with `afterId` the rows after it (filters.ts). */
+  query(q: NetLogQuery): Promise<StoredNetLogRow[]>;
+  /** Every matching row, oldest first, a page at a time (`limit` ignored). */
+  iterate(q: NetLogQuery): AsyncIterable<StoredNetLogRow>;
+  /** The largest row id (0 when empty): where `--follow` starts. */
+  lastId(): Promise<number>;
+  stats(q: NetLogQuery): Promise<NetLogStats>;
+  /** One row by request id with what `log explain` reads; tenant-bound when a tenant is given. */
+  record(requestId: string, tenant?: string): Promise<NetLogRecord | undefined>;
+  /** Walks every gateway's chain. */
+  verify(): Promise<LogVerifyReport>;
+  /** Checks a head printed by an earlier verify; undefined when it still holds. */
+  checkHead(head: RecordedHead, report: LogVerifyReport): Promise<string | undefined>;
+}
+
+export interface NetLogBackendWriterOptions {
+  /** The id every row this writer writes carries, and whose chain it extends. */
+  gatewayId: string;
+  onError?: (e: unknown) => void;
+}
+
+/** A reader that can also make the gateway's writer; `close` ends what the backend opened itself. */
+export interface NetLogBackend extends NetLogReader {
+  readonly kind: 'sqlite' | 'postgres';
+  createWriter(options: NetLogBackendWriterOptions): NetLogWriter;
+  close(): Promise<void>;
+}
