@@ -10,7 +10,8 @@ const MAX_BATCH = 256;
  * travel in batches, with one rule that matters after a crash: the row written when a request is
  * forwarded leaves in the same tick, before the request does (forward() records it before opening
  * the upstream request, whose bytes node:http writes in a later tick), so a worker killed
- * mid-exchange still leaves the row naming the credentials it sent. Finished rows go with the next
+ * mid-exchange still leaves the row naming the credentials it sent (when the pipe has room: a
+ * primary more than a pipe buffer behind leaves the message queued in this process). Finished rows go with the next
  * such message or after FINISHED_ROWS_MS; a worker killed in that window loses them, as a single
  * process loses the rows it had not yet written (a forwarded exchange keeps its incomplete row).
  * `send` is the IPC channel's (structured clone, in order).
