@@ -14,8 +14,8 @@ const EXIT_FALLBACK_MS = 3_000;
 
 /**
  * Node flags for the workers: the primary's own, plus a single-threaded GC. With one worker per
- * core, V8's parallel GC helper threads only compete with the other workers for the same cores
- * (measured on 2 cores: the helpers used about 40% as much CPU as the main thread under load).
+ * core, V8's parallel GC helper threads (one per core, in every worker) only compete with the
+ * other workers for the same cores.
  */
 function workerExecArgv(): string[] {
   const own = process.execArgv;

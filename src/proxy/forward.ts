@@ -28,9 +28,11 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
     sendProblem(res, err, ex.id, true);
     return;
   }
-  const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
+  // The row first: a writer that sends it on in a microtask or tick (a proxy worker's) then still
+  // has it out before the request's bytes, which node:http writes in a later tick.
   ex.forwardedAt = deps.clock();
   logForwarded(ex, deps.netlog, ex.forwardedAt);
+  const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
   let failed = false;
   // The first failure decides the answer; later ones (an abort after a reset) are its echoes and
   // must not cut off the problem response the first one is sending.
