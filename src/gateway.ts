@@ -9,6 +9,7 @@ import { createProxyServer } from './proxy/server.js';
 import { SandboxConnections } from './proxy/connection-limit.js';
 import { SecretValueCache } from './proxy/secret-cache.js';
 import { SandboxAgents } from './proxy/upstream/sandbox-agents.js';
+import { DEFAULT_H2_SESSION_LIMITS, UpstreamH2Sessions } from './proxy/upstream/h2-sessions.js';
 import { tokenPoster } from './proxy/token-endpoint.js';
 import { SecretValue } from './secret-value.js';
 import { AccessTokens } from './swap/access-tokens.js';
@@ -72,6 +73,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     { socketsPerHost: limits.upstreamSocketsPerHost, freeSocketsPerHost: limits.upstreamSocketsPerHost, idleMs: Math.min(30_000, limits.idleMs) },
     clock,
   );
+  // HTTP/2 upstream where the origin selects it by ALPN (off with HTTP/2 itself: --no-http2).
+  const http2 = options.http2 ?? true;
+  const upstreamH2 = http2
+    ? new UpstreamH2Sessions(secureContext, { ...DEFAULT_H2_SESSION_LIMITS, idleMs: Math.min(30_000, limits.idleMs), connectMs: limits.upstreamConnectMs }, clock)
+    : undefined;
   const selfPorts = options.selfPorts ?? new Set<number>();
   const leaves = createLeafContextCache(options.ca, { max: options.leafCacheSize ?? 2_000, clock });
   const secretValues = new SecretValueCache(1_000, (id, version) => options.store.secretValue(id, version));
@@ -101,11 +107,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     netlog: options.netlog,
     leaves,
     upstreams,
+    upstreamH2,
     logger: options.logger,
     clock,
     limits,
     connections: new SandboxConnections(limits.connectionsPerSandbox),
-    http2: options.http2 ?? true,
+    http2,
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   selfPorts.add(address.port);
@@ -122,6 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close: async () => {
       await proxy.close(SHUTDOWN_GRACE_MS);
       upstreams.destroy();
+      upstreamH2?.destroy();
       await options.netlog.flush();
     },
   };

@@ -7,6 +7,7 @@ import type { CheckedAddress, Target } from '../model/target.js';
 import type { Store } from '../store/types.js';
 import type { SandboxConnections } from './connection-limit.js';
 import type { SandboxAgents } from './upstream/sandbox-agents.js';
+import type { UpstreamH2Sessions } from './upstream/h2-sessions.js';
 
 /** Deadlines and bounds the proxy enforces itself (see NODE-PITFALLS: Node applies few of them). */
 export interface ProxyLimits {
@@ -30,6 +31,10 @@ export interface ProxyLimits {
   maxBodyBytes: number;
   /** Concurrent streams one HTTP/2 connection from a sandbox may open (SETTINGS_MAX_CONCURRENT_STREAMS). */
   h2MaxStreams: number;
+  /** An HTTP/2 stream from a sandbox with no frame either way for this long is reset (a window that never opens). */
+  h2StreamIdleMs: number;
+  /** An HTTP/2 stream from a sandbox open longer than this is reset (a stream that never ends). */
+  h2StreamMaxMs: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -43,6 +48,8 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   upstreamSocketsPerHost: 64,
   maxBodyBytes: 1024 * 1024,
   h2MaxStreams: 100,
+  h2StreamIdleMs: 300_000,
+  h2StreamMaxMs: 3_600_000,
 };
 
 export interface ProxyDeps {
@@ -52,6 +59,8 @@ export interface ProxyDeps {
   netlog: NetLogWriter;
   leaves: LeafContextCache;
   upstreams: SandboxAgents;
+  /** Per-sandbox upstream HTTP/2 sessions; absent: every upstream is reached over HTTP/1.1. */
+  upstreamH2?: UpstreamH2Sessions;
   logger: Logger;
   clock: () => number;
   limits: ProxyLimits;

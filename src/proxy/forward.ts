@@ -11,6 +11,7 @@ import { sendProblem } from './problem.js';
 import type { BodySource, ResponseSink } from './sink.js';
 import { collectBody, relayBody } from './relay.js';
 import { openUpstream } from './upstream/open-upstream.js';
+import { forwardNegotiated } from './h2-forward.js';
 import { upstreamError } from './upstream-errors.js';
 
 /**
@@ -32,6 +33,22 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
   // has it out before the request's bytes, which node:http writes in a later tick.
   ex.forwardedAt = deps.clock();
   logForwarded(ex, deps.netlog, ex.forwardedAt);
+  // HTTP/2 upstream (h2-forward.ts) unless the origin is known to speak HTTP/1.1 only.
+  const to = { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address };
+  const h2 = deps.upstreamH2;
+  if (fwd.tls && h2 !== undefined && !h2.knownHttp1(to)) {
+    forwardNegotiated(deps, h2, ex, to, fwd, body, res, (socket) => {
+      // The probe's socket joins this sandbox's pool and carries this request (sandbox-agents.ts).
+      if (socket !== undefined) deps.upstreams.handOff(to, socket);
+      forwardHttp1(deps, ex, sandboxId, fwd, body, res, socket !== undefined);
+    });
+    return;
+  }
+  forwardHttp1(deps, ex, sandboxId, fwd, body, res);
+}
+
+/** `handedOff`: the connection is one the ALPN probe already opened (no connect deadline to arm). */
+function forwardHttp1(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: Forward, body: BodySource, res: ResponseSink, handedOff = false): void {
   const upstream = openUpstream(deps.upstreams, { sandboxId, tls: fwd.tls, target: fwd.target, address: fwd.address }, fwd);
   let failed = false;
   // The first failure decides the answer; later ones (an abort after a reset) are its echoes and
@@ -49,7 +66,7 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
       sendProblem(res, err, ex.id, true);
     }
   };
-  armTimeouts(deps, upstream, fwd.tls, fail);
+  armTimeouts(deps, upstream, fwd.tls, handedOff, fail);
   upstream.on('error', fail);
   res.on('close', () => {
     if (!res.writableFinished) upstream.destroy();
@@ -83,10 +100,10 @@ export function forward(deps: ProxyDeps, ex: Exchange, sandboxId: string, fwd: F
   });
 }
 
-function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, fail: (e: unknown) => void): void {
+function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, connected: boolean, fail: (e: unknown) => void): void {
   // The agent hands out a free keep-alive socket synchronously (and marks the request): then
   // there is nothing to connect and no connect deadline to arm and clear on every request.
-  if (!upstream.reusedSocket) {
+  if (!upstream.reusedSocket && !connected) {
     const connectTimer = setTimeout(() => fail(new GatewayError('GW_UPSTREAM_TIMEOUT', 'connect')), deps.limits.upstreamConnectMs);
     connectTimer.unref();
     const connected = (): void => clearTimeout(connectTimer);

@@ -10,7 +10,7 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
  * status message (HTTP/2 has none). Flow control is the stream's: `write` returns false and
  * 'drain' follows when the sandbox's window is full.
  */
-export function h2Sink(res: Http2ServerResponse): ResponseSink {
+export function h2Sink(res: Http2ServerResponse, onReset?: (streamId: number) => void): ResponseSink {
   const { stream } = res;
   return {
     get headersSent() {
@@ -19,8 +19,9 @@ export function h2Sink(res: Http2ServerResponse): ResponseSink {
     get destroyed() {
       return stream.destroyed;
     },
+    // A reset stream is ended by Node too (writableFinished): only a clean end counts.
     get writableFinished() {
-      return stream.writableFinished;
+      return stream.writableFinished && !stream.aborted && (stream.rstCode ?? 0) === 0;
     },
     get writableNeedDrain() {
       return stream.writableNeedDrain;
@@ -36,6 +37,13 @@ export function h2Sink(res: Http2ServerResponse): ResponseSink {
     cork: () => stream.cork(),
     uncork: () => stream.uncork(),
     destroy: () => stream.destroy(),
+    addTrailers: (headers) => res.addTrailers(toH2Headers(headers.flat())),
+    reset: (code) => {
+      // Node reports a stream it closes with an error code as an 'error' on it: expected here.
+      stream.once('error', () => undefined);
+      if (stream.id !== undefined) onReset?.(stream.id);
+      stream.close(code);
+    },
     once: (event, listener) => (event === 'drain' ? stream.once('drain', listener) : res.once('close', listener)),
     on: (_event, listener) => res.on('close', listener),
   };

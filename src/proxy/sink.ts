@@ -17,6 +17,10 @@ export interface ResponseSink {
   cork(): void;
   uncork(): void;
   destroy(): unknown;
+  /** Trailer fields sent after the body (HTTP/2 trailing HEADERS; HTTP/1.1 chunked trailers). */
+  addTrailers?(headers: [string, string][]): void;
+  /** Ends the stream with RST_STREAM and this code, where the protocol has one (HTTP/2). */
+  reset?(code: number): void;
   once(event: 'drain' | 'close', listener: () => void): unknown;
   on(event: 'close', listener: () => void): unknown;
 }
@@ -25,4 +29,6 @@ export interface ResponseSink {
 export interface BodySource {
   readonly stream: Readable;
   readonly present: boolean;
+  /** The request's trailer fields once the body has ended (HTTP/2 streams carry them). */
+  trailers?(): [string, string][] | undefined;
 }

@@ -18,8 +18,10 @@ import { awsStandInPair, secretEnvFor, SIGV4_TOKEN_PREFIX } from '../model/aws-k
 export const DEFAULT_PROXY = '127.0.0.1:8877';
 
 // AWS_CA_BUNDLE: botocore (boto3, the AWS CLI) reads neither SSL_CERT_FILE nor REQUESTS_CA_BUNDLE.
-const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE'];
-const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
+// GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: grpcio (gRPC C-core) ignores SSL_CERT_FILE too.
+const CA_VARS = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH'];
+// grpc_proxy: read first by grpc-js and grpcio (lower case only; user:pass becomes Basic proxy auth).
+const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy', 'grpc_proxy'];
 
 /** The preload's file name, next to the CA bundle (in the home: `ca/`). */
 export const NODE_PRELOAD_FILE = 'node-proxy-preload.cjs';

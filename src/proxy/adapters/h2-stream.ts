@@ -1,13 +1,14 @@
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { GatewayError } from '../../errors.js';
 import { Exchange } from '../../exchange/exchange.js';
 import type { ExchangeInput } from '../../exchange/flow.js';
 import { logExchange } from '../../exchange/log-row.js';
 import { decide } from '../../exchange/pipeline.js';
-import type { HeaderList } from '../../model/headers.js';
+import { fromRaw, type HeaderList } from '../../model/headers.js';
 import type { ProxyDeps, TunnelContext } from '../deps.js';
 import { forward } from '../forward.js';
 import { h2Sink } from '../h2-sink.js';
+import { H2_EVENT, logH2Event, type H2Guard } from '../h2-guard.js';
 import { asGatewayError, sendProblem } from '../problem.js';
 import { readWhole } from './read-body.js';
 import { answerCheck } from './check-answer.js';
@@ -18,13 +19,14 @@ import { settle } from './settle.js';
  * HTTP/1.1 request (its `:authority` is its Host and must name the CONNECT target), answered on
  * the stream — forwarded, or refused as problem+json — and logged with one row.
  */
-export function handleH2Stream(deps: ProxyDeps, ctx: TunnelContext, req: Http2ServerRequest, res: Http2ServerResponse): void {
+export function handleH2Stream(deps: ProxyDeps, ctx: TunnelContext, req: Http2ServerRequest, res: Http2ServerResponse, guard?: H2Guard): void {
   const ex = new Exchange(deps.clock(), 'h2', req.method);
   ex.sandbox = ctx.sandbox;
   ex.target = ctx.target;
   ex.address = ctx.address;
   ex.setPath(req.url);
-  const sink = h2Sink(res);
+  const sink = h2Sink(res, (id) => guard?.relayingReset(id));
+  limitStream(deps, ctx, ex, req);
   sink.once('close', () => {
     if (!sink.writableFinished) ex.fail(new GatewayError('GW_CLIENT_ABORTED'));
     logExchange(ex, deps.netlog, deps.clock());
@@ -42,7 +44,8 @@ export function handleH2Stream(deps: ProxyDeps, ctx: TunnelContext, req: Http2Se
   settle(
     () => decide(input, deps.pipeline),
     (fwd) => {
-      if (!ctx.check) return forward(deps, ex, ctx.sandbox.id, fwd, { stream: req, present }, sink);
+      const trailers = (): HeaderList | undefined => (req.rawTrailers.length > 0 ? fromRaw(req.rawTrailers) : undefined);
+      if (!ctx.check) return forward(deps, ex, ctx.sandbox.id, fwd, { stream: req, present, trailers }, sink);
       req.resume();
       answerCheck(ex, fwd, sink);
     },
@@ -73,4 +76,38 @@ function h2Headers(req: Http2ServerRequest): HeaderList {
     else if (list[host]?.[1] !== authority) list.unshift(['Host', authority]);
   }
   return list;
+}
+
+/**
+ * Deadlines of one stream: idle (no byte moved either way: a sandbox whose window never opens,
+ * or a silent stream) and total (a stream that never ends). Either resets it with CANCEL, fails
+ * the exchange with GW_TIMEOUT and logs the event; the upstream hears the cancel (h2-forward.ts).
+ * Progress is the exchange's byte counts: Node's own stream timeout is not reliable on a bridged
+ * session (it can be refreshed by the session's writes for other streams).
+ */
+function limitStream(deps: ProxyDeps, ctx: TunnelContext, ex: Exchange, req: Http2ServerRequest): void {
+  const { stream } = req;
+  const cut = (code: string, message: string): void => {
+    if (stream.destroyed) return;
+    logH2Event(deps.logger, ctx, code, message, { requestId: ex.id });
+    ex.fail(new GatewayError('GW_TIMEOUT', message));
+    stream.once('error', () => undefined);
+    stream.close(constants.NGHTTP2_CANCEL);
+  };
+  let moved = -1;
+  let idle: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    const now = ex.bytesIn + ex.bytesOut;
+    if (now === moved) return cut(H2_EVENT.STREAM_IDLE, 'h2 stream idle');
+    moved = now;
+    idle = setTimeout(check, deps.limits.h2StreamIdleMs);
+    idle.unref();
+  };
+  check();
+  const total = setTimeout(() => cut(H2_EVENT.STREAM_TOO_LONG, 'h2 stream open too long'), deps.limits.h2StreamMaxMs);
+  total.unref();
+  stream.once('close', () => {
+    clearTimeout(total);
+    clearTimeout(idle);
+  });
 }

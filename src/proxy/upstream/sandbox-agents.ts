@@ -1,7 +1,8 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import type { UpstreamTarget } from './open-upstream.js';
 
 /** Bounds of the per-sandbox upstream pools. */
 export interface UpstreamPoolLimits {
@@ -23,7 +24,7 @@ export const DEFAULT_POOL_LIMITS: UpstreamPoolLimits = { socketsPerHost: 64, fre
  * their own and one sandbox holding slow requests cannot starve the others. Idle pools are reaped.
  */
 export class SandboxAgents {
-  readonly #pools = new Map<string, { https: HttpsAgent; http: HttpAgent; lastUsed: number }>();
+  readonly #pools = new Map<string, { https: HttpsAgent; http: HttpAgent; lastUsed: number; handed: Map<string, TLSSocket> }>();
   readonly #reaper: NodeJS.Timeout;
 
   constructor(
@@ -45,15 +46,39 @@ export class SandboxAgents {
         timeout: this.limits.idleMs,
         scheduling: 'lifo' as const,
       };
+      const handed = new Map<string, TLSSocket>();
       pool = {
-        https: closingIdleData(new HttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true })),
+        https: adoptingHandedOff(closingIdleData(new HttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true })), handed),
         http: closingIdleData(new HttpAgent(common)),
         lastUsed: 0,
+        handed,
       };
       this.#pools.set(sandboxId, pool);
     }
     pool.lastUsed = this.clock();
     return tls ? pool.https : pool.http;
+  }
+
+  /**
+   * A verified TLS connection this sandbox's ALPN probe opened (dial.ts: same address, port, SNI
+   * and trust) that selected HTTP/1.1: the next connection the sandbox's agent would open to that
+   * origin is this one, so it is pooled and kept alive like any other. Unused (the agent had a
+   * free socket), it is closed after a few seconds.
+   */
+  handOff(to: UpstreamTarget, socket: TLSSocket): void {
+    this.agentFor(to.sandboxId, true);
+    const pool = this.#pools.get(to.sandboxId);
+    if (pool === undefined) return void socket.destroy();
+    // The same fields open-upstream.ts gives the agent for this target.
+    const key = connectionKey(to.address.address, to.target.port, to.target.kind === 'name' ? to.target.host : undefined);
+    pool.handed.get(key)?.destroy();
+    pool.handed.set(key, socket);
+    const unused = setTimeout(() => {
+      if (pool.handed.get(key) !== socket) return;
+      pool.handed.delete(key);
+      socket.destroy();
+    }, 5_000);
+    unused.unref();
   }
 
   /** Drops pools that have been idle (no socket in use or wanted) for longer than the idle limit. */
@@ -86,6 +111,25 @@ export class SandboxAgents {
     }
     this.#pools.clear();
   }
+}
+
+function connectionKey(host: string | undefined, port: number | undefined, servername: string | undefined): string {
+  return `${host ?? ''}|${port ?? 0}|${servername ?? ''}`;
+}
+
+/** The agent's next new connection to an origin is the handed-off one, when there is one. */
+function adoptingHandedOff(agent: HttpsAgent, handed: Map<string, TLSSocket>): HttpsAgent {
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (options: { host?: string; port?: number; servername?: string }, callback?: (err: Error | null, socket: Duplex) => void) => {
+    const key = connectionKey(options.host, Number(options.port), options.servername);
+    const socket = handed.get(key);
+    if (socket !== undefined && !socket.destroyed) {
+      handed.delete(key);
+      return socket;
+    }
+    return create(options, callback);
+  };
+  return agent;
 }
 
 function busy(agent: HttpAgent): boolean {
