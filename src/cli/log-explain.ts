@@ -15,12 +15,12 @@ export function registerLogExplain(log: Command, ctx: CliContext): void {
     .command('explain <requestId>')
     .description('one request in plain words: what happened, why, and what to change')
     .option('--json', 'one JSON document (the explanation and the row)')
-    .action((requestId: string, own: { json?: boolean }, cmd: Command) => {
+    .action(async (requestId: string, own: { json?: boolean }, cmd: Command) => {
       const o = withParent<{ json?: boolean }>(own, cmd);
       const id = requestId.trim();
       if (!REQUEST_ID.test(id)) throw new UsageError(`invalid request id '${escapeForTerminal(id.slice(0, 64))}': use the id a refusal or the log names`);
-      const row = getNetLogRecord(ctx.db(), id.toLowerCase(), ctx.tenant());
-      if (row === undefined) throw new RuntimeError(`no request ${id} in the network log of tenant ${ctx.tenant()}`);
+      const row = getNetLogRecord(ctx.db(), id.toLowerCase(), await ctx.tenant());
+      if (row === undefined) throw new RuntimeError(`no request ${id} in the network log of tenant ${await ctx.tenant()}`);
       const e = explainRow(row);
       if (o.json === true) {
         printJson({ ...e, row });

@@ -26,7 +26,7 @@ export function registerLogExport(log: Command, ctx: CliContext): void {
       const o = withParent<ExportOptions>(own, cmd);
       const format = o.format ?? 'jsonl';
       if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`invalid --format '${format.slice(0, 32)}': use jsonl or csv`);
-      const query = { ...filtersToQuery(o), tenant: ctx.tenant() };
+      const query = { ...filtersToQuery(o), tenant: await ctx.tenant() };
       const line = format === 'csv' ? csvLine : (r: StoredNetLogRow): string => JSON.stringify(r);
       if (format === 'csv') await write(CSV_HEADER.join(','));
       let chunk = '';

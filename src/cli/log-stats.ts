@@ -23,9 +23,9 @@ const PAIRS = (title: string): readonly Column<{ key: string; requests: number }
 export function registerLogStats(log: Command, ctx: CliContext): void {
   addFilterOptions(log.command('stats').description('counts per sandbox and host, refusals by reason, bytes, swaps per secret@version'))
     .option('--json', 'one JSON document')
-    .action((own: StatsOptions, cmd: Command) => {
+    .action(async (own: StatsOptions, cmd: Command) => {
       const o = withParent<StatsOptions>(own, cmd);
-      const query = { ...filtersToQuery(o), tenant: ctx.tenant() };
+      const query = { ...filtersToQuery(o), tenant: await ctx.tenant() };
       const s = netLogStats(ctx.db(), query);
       if (o.json === true) {
         printJson(s);

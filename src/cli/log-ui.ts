@@ -18,7 +18,7 @@ export function registerLogUi(log: Command, ctx: CliContext): void {
       const port = o.port === undefined ? 0 : Number(o.port.trim());
       if (port > 65_535) throw new UsageError('invalid --port: use a number from 0 to 65535');
       const db = ctx.db();
-      const tenant = ctx.tenant();
+      const tenant = await ctx.tenant();
       const viewer = await startViewerServer({ db, tenant, port }).catch((e: unknown) => {
         const code = e instanceof Error && 'code' in e ? String(e.code) : 'unknown error';
         throw new RuntimeError(`log ui cannot listen on 127.0.0.1:${port}: ${code}`);

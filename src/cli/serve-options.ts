@@ -24,6 +24,7 @@ export interface RawServeOptions {
   /** `--no-http2` sets false. */
   http2?: boolean;
   maxBodyBytes?: string;
+  dbStaleSeconds?: string;
 }
 
 export interface ServeOptions {
@@ -42,10 +43,12 @@ export interface ServeOptions {
   http2: boolean;
   /** Largest request body read whole for a body or signing scheme; undefined: 1 MiB. */
   maxBodyBytes: number | undefined;
+  /** On PostgreSQL: seconds the snapshot may go unconfirmed before swaps are refused; undefined: 30. */
+  dbStaleSeconds: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'dbStaleSeconds'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -97,6 +100,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (bodyRaw !== undefined && !(/^\d{1,10}$/.test(String(bodyRaw)) && maxBodyBytes !== undefined && maxBodyBytes >= 1024 && maxBodyBytes <= 1024 ** 3)) {
     problems.push(`invalid --max-body-bytes '${printable(String(bodyRaw))}': an integer from 1024 to 1073741824`);
   }
+  const staleRaw = raw.dbStaleSeconds;
+  const dbStaleSeconds = staleRaw === undefined ? undefined : Number(staleRaw);
+  if (staleRaw !== undefined && !(/^\d{1,5}$/.test(String(staleRaw)) && dbStaleSeconds !== undefined && dbStaleSeconds >= 1 && dbStaleSeconds <= 86_400)) {
+    problems.push(`invalid --db-stale-seconds '${printable(String(staleRaw))}': an integer from 1 to 86400`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -109,6 +117,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     scrubUnboundHours,
     http2: raw.http2 !== false,
     maxBodyBytes,
+    dbStaleSeconds,
   };
 }
 

@@ -36,37 +36,43 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--scrub-unbound-hours <n>', 'hours the values of an unbound secret are still scrubbed from its sandbox\'s responses (default 168)')
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
     .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
+    .option('--db-stale-seconds <n>', 'on PostgreSQL: seconds the gateway keeps serving from its snapshot while the database is unreachable before it refuses swaps (default 30)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
       const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
       // Loaded here, not at the top: every other command would pay for the proxy and X.509 code.
-      const [{ loadCa }, { startGateway }, { createLogger }, { createNetLogWriter }, { Metrics, instrumentNetLog }, { startControlServer }, { ApiKeysRepo }] = await Promise.all([
+      const [{ loadCa }, { startGateway }, { createLogger }, { openServeNetLog }, { Metrics, instrumentNetLog }, { startControlServer }, { openServeStore }] = await Promise.all([
         import('../ca/authority.js'),
         import('../gateway.js'),
         import('../logging/logger.js'),
-        import('../netlog/writer.js'),
+        import('./serve-netlog.js'),
         import('../control/metrics.js'),
         import('../control/server.js'),
-        import('../store/apikeys-repo.js'),
+        import('./serve-store.js'),
       ]);
       const paths = ctx.paths();
-      if (!isInitialised(paths)) await initHome(paths);
+      const fleet = ctx.database().kind === 'postgres' ? async () => (await import('./fleet-ca.js')).loadFleetCa(await ctx.store(), paths) : undefined;
+      if (!isInitialised(paths)) await initHome(paths, process.env, fleet);
       const logger = createLogger({ level: options.logLevel });
       const db = ctx.db();
-      const store = ctx.store();
-      const ca = await loadCa(paths.caDir);
+      const store = await ctx.store();
+      const served = await openServeStore(store, ctx.database(), {
+        ...(options.dbStaleSeconds !== undefined ? { staleMs: options.dbStaleSeconds * 1000 } : {}),
+        onProblem: (message) => logger.warn(message),
+      });
+      const ca = fleet === undefined ? await loadCa(paths.caDir) : (await fleet()).ca;
       await ensureCaBundle(paths, ca.certPem);
       // The env the control API hands out names the preload beside the bundle: it must be there
       // (and this version's) in a home made before it existed, too.
       ensureNodePreload(paths);
-      const netlogWriter = createNetLogWriter(db, { onError: (err) => logger.error({ err }, 'network log write failed') });
+      const netlogWriter = openServeNetLog(ctx.database(), db, (err) => logger.error({ err }, 'network log write failed'));
       const metrics = new Metrics();
       const netlog = instrumentNetLog(netlogWriter, metrics);
       // Ports the proxy refuses to CONNECT to; the control port joins once it is bound.
       const selfPorts = new Set<number>();
       const gatewayOptions = {
         listen: options.listen,
-        store,
+        store: served.lookups,
         netlog,
         ca,
         upstreamCa: options.upstreamCa,
@@ -86,6 +92,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         gateway = await startGateway(gatewayOptions);
       } catch (e) {
         netlog.close();
+        await served.close();
         throw listenError(e, formatListen(options.listen));
       }
       const address = formatListen(gateway.address);
@@ -98,7 +105,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
             {
               store,
               db,
-              apiKeys: new ApiKeysRepo(db),
+              apiKeys: store.apiKeys,
+              storeHealth: () => served.health(),
               metrics,
               logger,
               proxyAddress: () => address,
@@ -114,11 +122,13 @@ export function registerServe(program: Command, ctx: CliContext): void {
           if (control.address.kind === 'tcp') selfPorts.add(control.address.port);
         }
         registerGauges(metrics, gateway, netlogWriter);
+        metrics.setGauge('store_snapshot_age_seconds', () => served.snapshotAgeSeconds());
         writeServeState(paths, address, control === undefined ? undefined : formatControlAddress(control.address));
       } catch (e) {
         await control?.close();
         await gateway.close();
         netlog.close();
+        await served.close();
         throw e;
       }
       out(`standin listening on http://${address}`);
@@ -133,9 +143,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
         await gateway.close();
         netlog.close();
         await control?.close();
+        await served.close();
       } finally {
         removeServeState(paths);
-        ctx.close();
+        await ctx.close();
       }
       setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
     });

@@ -18,12 +18,13 @@ import type { NetLogRow, NetLogWriter } from '../netlog/types.js';
  */
 export const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export type GaugeName = 'open_connections' | 'open_tunnels' | 'netlog_queue_depth' | 'cert_cache_size';
+export type GaugeName = 'open_connections' | 'open_tunnels' | 'netlog_queue_depth' | 'cert_cache_size' | 'store_snapshot_age_seconds';
 
 const GAUGE_HELP: Record<GaugeName, string> = {
   open_connections: 'Client connections open on the proxy port',
   open_tunnels: 'CONNECT tunnels open (intercepted and passthrough)',
   netlog_queue_depth: 'Network-log rows queued and not yet written',
+  store_snapshot_age_seconds: 'Seconds since the request path\'s store snapshot was last confirmed current (0 on SQLite)',
   cert_cache_size: 'Leaf TLS contexts cached (one per intercepted host)',
 };
 
