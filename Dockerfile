@@ -5,6 +5,9 @@
 # but /healthz and /openapi.json needs an API key: `docker exec <c> standin apikey create sidecar`).
 # The state directory (database, master key, CA) is a volume; keep it, or every sandbox must trust
 # a new CA. Pass STANDIN_MASTER_KEY to keep the master key out of the volume.
+# A fleet on PostgreSQL: pass STANDIN_DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB and the
+# same STANDIN_MASTER_KEY to every gateway; the store and the CA then live in the database
+# (README "Fleet on PostgreSQL"), the volume keeps the network log.
 # A documented sidecar layout: examples/sidecar/README.md. test/e2e/dockerfile.test.ts runs the
 # CMD and HEALTHCHECK below outside Docker.
 

@@ -46,6 +46,7 @@ const CODES = {
   GW_TIMEOUT: { status: 408, decision: 'error', title: 'Client was too slow' },
   GW_CLIENT_ABORTED: { status: 499, decision: 'error', title: 'Client closed the connection' },
   GW_CHECK_ONLY: { status: 200, decision: 'allowed', title: 'Self-test answered by the gateway; nothing was forwarded' },
+  GW_STORE_STALE: { status: 503, decision: 'denied', title: 'The gateway cannot confirm its credentials are current (store database unreachable); swaps are refused' },
   GW_INTERNAL: { status: 500, decision: 'error', title: 'Internal gateway error' },
   // The network log's database is away and its on-disk spool is full: a request that cannot be
   // logged is not forwarded (fleet mode, src/netlog/pg/spool.ts).

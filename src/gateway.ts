@@ -16,11 +16,12 @@ import { AccessTokens } from './swap/access-tokens.js';
 import { ReflectionCache } from './swap/reflection-cache.js';
 import { SCHEMES } from './swap/schemes/registry.js';
 import { networkInterfaces } from 'node:os';
-import type { Store } from './store/types.js';
+import type { RequestStore } from './store/store-api.js';
 
 export interface GatewayOptions {
   listen: { host: string; port: number };
-  store: Store;
+  /** What the request path reads (from memory), and the one write it makes (OAuth2 refresh tokens). */
+  store: GatewayStore;
   netlog: NetLogWriter;
   ca: CertificateAuthority;
   /** Extra PEM certificates trusted for upstream TLS, on top of the system roots. */
@@ -41,6 +42,10 @@ export interface GatewayOptions {
    * the proxy's own port is added to it once listening. Read live, so it can grow after start.
    */
   selfPorts?: Set<number>;
+}
+
+export interface GatewayStore extends RequestStore {
+  rotateSecretIfCurrent(secretId: string, environment: string, fromVersion: number, value: SecretValue, actor: string, reason: string): Promise<number | undefined> | number | undefined;
 }
 
 export interface Gateway {

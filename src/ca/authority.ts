@@ -41,6 +41,21 @@ export async function loadOrCreateCa(dir: string): Promise<{ ca: CertificateAuth
 }
 
 /** Loads an existing CA; never creates one (that is `standin init`'s job). */
+/** A CA from its PEM texts (the fleet's, kept in the database), checked like the files are. */
+export async function caFromPem(certPem: string, keyPem: string): Promise<CertificateAuthority> {
+  return fromPem(certPem, keyPem);
+}
+
+/** A new CA as PEM texts, written nowhere (the fleet stores it in the database). */
+export async function newCaPem(): Promise<{ certPem: string; keyPem: string }> {
+  return generateCa();
+}
+
+/** The home's CA files, if both are there (a home that becomes a fleet's first gateway). */
+export async function readCaFiles(dir: string): Promise<{ certPem: string; keyPem: string } | undefined> {
+  return readPair(dir);
+}
+
 export async function loadCa(dir: string): Promise<CertificateAuthority> {
   const files = await readPair(dir);
   if (!files) throw new RuntimeError(`no CA in ${dir}: run \`standin init\` first`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { API_KEY_ROLES, ApiKeysRepo, isApiKeyRole, type ApiKeyInfo } from '../store/apikeys-repo.js';
+import { API_KEY_ROLES, isApiKeyRole, type ApiKeyInfo } from '../store/apikeys-repo.js';
 import type { CliContext } from './context.js';
 import { isoTime, orDash, out, printJson, printTable } from './output.js';
 
@@ -20,12 +20,12 @@ export function registerApiKey(program: Command, ctx: CliContext): void {
     .option('--role <role>', `${API_KEY_ROLES.join(' | ')}`, 'admin')
     .option('--allow-reveal', 'break glass: the key may read values back (POST /v1/secrets/NAME/reveal, with a reason; always audited)')
     .option('--json', 'one JSON document: { name, role, tenant, canReveal, key }')
-    .action((name: string, o: { role: string; allowReveal?: boolean; json?: boolean }) => {
+    .action(async (name: string, o: { role: string; allowReveal?: boolean; json?: boolean }) => {
       if (!isApiKeyRole(o.role)) throw new UsageError(`invalid --role '${o.role.slice(0, 32)}': use ${API_KEY_ROLES.join(', ')}`);
-      const store = ctx.store();
+      const store = await ctx.store();
       const canReveal = o.allowReveal === true;
-      const { info, key } = new ApiKeysRepo(ctx.db()).create(name, o.role, { tenant: store.tenant, canReveal });
-      store.audit(ctx.actor(), 'apikey.create', info.name, { role: info.role, id: info.id, canReveal });
+      const { info, key } = await store.apiKeys.create(name, o.role, { tenant: store.tenant, canReveal });
+      await store.audit(ctx.actor(), 'apikey.create', info.name, { role: info.role, id: info.id, canReveal });
       if (o.json === true) return printJson({ name: info.name, role: info.role, tenant: info.tenant, canReveal, id: info.id, key });
       out(key);
       const reveal = canReveal ? ', may reveal values' : '';
@@ -36,8 +36,8 @@ export function registerApiKey(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list keys (never the keys themselves)')
     .option('--json', 'one JSON document')
-    .action((o: { json?: boolean }) => {
-      const keys = new ApiKeysRepo(ctx.db()).list();
+    .action(async (o: { json?: boolean }) => {
+      const keys = await (await ctx.store()).apiKeys.list();
       if (o.json === true) return printJson(keys.map(keyJson));
       if (keys.length === 0) return out('no API keys');
       printTable(
@@ -57,10 +57,10 @@ export function registerApiKey(program: Command, ctx: CliContext): void {
   apikey
     .command('revoke <name>')
     .description('revoke a key; it stops working on the next request')
-    .action((name: string) => {
-      const store = ctx.store();
-      const info = new ApiKeysRepo(ctx.db()).revoke(name);
-      store.audit(ctx.actor(), 'apikey.revoke', info.name, { id: info.id });
+    .action(async (name: string) => {
+      const store = await ctx.store();
+      const info = await store.apiKeys.revoke(name);
+      await store.audit(ctx.actor(), 'apikey.revoke', info.name, { id: info.id });
       out(`revoked API key ${info.name}`);
     });
 }

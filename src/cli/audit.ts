@@ -30,8 +30,8 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'the newest N events')
     .option('--json', 'one JSON document')
     .option('--all-tenants', 'every tenant\'s events (default: the --tenant\'s)')
-    .action((o: AuditOptions) => {
-      const events = ctx.store().listAudit({ ...toFilter(o), allTenants: o.allTenants === true });
+    .action(async (o: AuditOptions) => {
+      const events = await (await ctx.store()).listAudit({ ...toFilter(o), allTenants: o.allTenants === true });
       if (o.json === true) {
         printJson(events.map((e) => ({ ...e, at: isoTime(e.at) })));
         return;

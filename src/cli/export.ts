@@ -27,8 +27,8 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .command('export')
     .description('print secret definitions and sandbox bindings as JSON (no values, tokens or keys)')
     .option('--json', 'JSON (the only format; accepted for symmetry with other commands)')
-    .action(() => {
-      printJson(exportDefinitions(ctx.store(), formatSchemeSpec));
+    .action(async () => {
+      printJson(await exportDefinitions(await ctx.store(), formatSchemeSpec));
     });
 
   program
@@ -36,17 +36,17 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .description('create missing sandboxes and bindings from an export; reports secrets that must be created first')
     .option('--dry-run', 'show what would happen, change nothing')
     .option('--json', 'one JSON document: { applied, complete, items }')
-    .action((file: string, o: { dryRun?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { dryRun?: boolean; json?: boolean }) => {
       const defs = readDefinitions(file);
-      const store = ctx.store();
+      const store = await ctx.store();
       const hooks = { formatScheme: formatSchemeSpec, normalizeScheme: (t: string) => formatSchemeSpec(parseSchemeSpec(t)), tokenPrefixFor };
       let items: ImportItem[] = [];
       const rollback = new Error('dry run');
       try {
-        ctx.db().transaction(() => {
-          items = importDefinitions(store, defs, ctx.actor(), hooks);
+        await store.transaction(async (t) => {
+          items = await importDefinitions(t, defs, ctx.actor(), hooks);
           if (o.dryRun === true) throw rollback;
-        }).immediate();
+        });
       } catch (e) {
         if (e !== rollback) throw e;
       }

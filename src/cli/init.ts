@@ -18,14 +18,23 @@ export interface InitResult {
  * step leaves an existing piece alone, so running it again changes nothing; `serve` calls it too,
  * so that `npm start` works on a fresh machine.
  */
-export async function initHome(paths: HomePaths, env: NodeJS.ProcessEnv = process.env): Promise<InitResult> {
+export async function initHome(paths: HomePaths, env: NodeJS.ProcessEnv = process.env, fleetCa?: () => Promise<{ ca: { certPem: string }; created: boolean }>): Promise<InitResult> {
   const changes: string[] = [];
   if (ensureHomeDir(paths)) changes.push(`created home ${paths.home}`);
   const key = loadOrCreateMasterKey(paths, env);
   if (key.created) changes.push(`created master key ${paths.masterKey}`);
-  const { loadOrCreateCa } = await import('../ca/authority.js');
-  const { ca, created } = await loadOrCreateCa(paths.caDir);
-  if (created) changes.push(`created CA ${paths.caCert}`);
+  let ca: { certPem: string };
+  if (fleetCa !== undefined) {
+    // On PostgreSQL the CA is the fleet's, in the database (the first gateway stores it).
+    const fleet = await fleetCa();
+    ca = fleet.ca;
+    if (fleet.created) changes.push('stored the fleet CA in the database');
+  } else {
+    const { loadOrCreateCa } = await import('../ca/authority.js');
+    const local = await loadOrCreateCa(paths.caDir);
+    ca = local.ca;
+    if (local.created) changes.push(`created CA ${paths.caCert}`);
+  }
   if (await ensureCaBundle(paths, ca.certPem)) changes.push(`wrote CA bundle ${paths.caBundle}`);
   if (ensureNodePreload(paths)) changes.push(`wrote Node proxy preload ${nodePreloadPath(paths.caBundle)}`);
   const hadDb = existsSync(paths.db);
@@ -97,7 +106,11 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .description('create the home, master key, CA and database (idempotent)')
     .action(async () => {
       const paths = ctx.paths();
-      const { changes } = await initHome(paths);
+      const database = ctx.database();
+      // On PostgreSQL, opening the store migrates the database (safe when gateways start at once).
+      const fleet = database.kind === 'postgres' ? async () => (await import('./fleet-ca.js')).loadFleetCa(await ctx.store(), paths) : undefined;
+      const { changes } = await initHome(paths, process.env, fleet);
+      if (database.kind === 'postgres') changes.push(`database ${database.display} is up to date`);
       if (changes.length === 0) {
         out(`standin home at ${paths.home} is already initialised (nothing changed)`);
         return;

@@ -6,16 +6,16 @@ import { ensureCaBundle, ensureNodePreload } from './init.js';
 /** Reads what `sandboxEnv` needs from the home and store; refreshes the CA bundle and the Node preload if needed. */
 export async function loadSandboxEnv(ctx: CliContext, sandbox: string, proxyFlag?: string, caFile?: string): Promise<Record<string, string>> {
   const proxy = resolveProxyAddress(ctx.paths(), proxyFlag);
-  const store = ctx.store();
-  const info = store.getSandbox(sandbox);
+  const store = await ctx.store();
+  const info = await store.getSandbox(sandbox);
   if (info === undefined) throw new UsageError(`no sandbox named '${sandbox}'`);
   const paths = ctx.paths();
   await ensureCaBundle(paths, ctx.caPem());
   ensureNodePreload(paths);
   return sandboxEnv({
     sandbox: info.name,
-    proxyKey: store.proxyKey(info.name),
-    bindings: store.listBindings(info.name),
+    proxyKey: await store.proxyKey(info.name),
+    bindings: await store.listBindings(info.name),
     proxy,
     // A copy of the bundle elsewhere (`run --isolate`) has the preload's copy beside it.
     caBundle: caFile ?? paths.caBundle,

@@ -18,8 +18,8 @@ export function registerLogExplain(log: Command, ctx: CliContext): void {
       const o = withParent<{ json?: boolean }>(own, cmd);
       const id = requestId.trim();
       if (!REQUEST_ID.test(id)) throw new UsageError(`invalid request id '${escapeForTerminal(id.slice(0, 64))}': use the id a refusal or the log names`);
-      const row = await ctx.netlog().record(id.toLowerCase(), ctx.tenant());
-      if (row === undefined) throw new RuntimeError(`no request ${id} in the network log of tenant ${ctx.tenant()}`);
+      const row = await (await ctx.netlog()).record(id.toLowerCase(), await ctx.tenant());
+      if (row === undefined) throw new RuntimeError(`no request ${id} in the network log of tenant ${await ctx.tenant()}`);
       const e = explainRow(row);
       if (o.json === true) {
         printJson({ ...e, row });

@@ -25,11 +25,11 @@ export function registerLogExport(log: Command, ctx: CliContext): void {
       const o = withParent<ExportOptions>(own, cmd);
       const format = o.format ?? 'jsonl';
       if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`invalid --format '${format.slice(0, 32)}': use jsonl or csv`);
-      const query = { ...filtersToQuery(o), tenant: ctx.tenant() };
+      const query = { ...filtersToQuery(o), tenant: await ctx.tenant() };
       const line = format === 'csv' ? csvLine : (r: StoredNetLogRow): string => JSON.stringify(r);
       if (format === 'csv') await write(CSV_HEADER.join(','));
       let chunk = '';
-      for await (const r of ctx.netlog().iterate(query)) {
+      for await (const r of (await ctx.netlog()).iterate(query)) {
         chunk += `${line(r)}\n`;
         if (chunk.length >= 64 * 1024) {
           await write(chunk);

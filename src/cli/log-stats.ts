@@ -25,8 +25,8 @@ export function registerLogStats(log: Command, ctx: CliContext): void {
     .option('--json', 'one JSON document')
     .action(async (own: StatsOptions, cmd: Command) => {
       const o = withParent<StatsOptions>(own, cmd);
-      const query = { ...filtersToQuery(o), tenant: ctx.tenant() };
-      const s = await ctx.netlog().stats(query);
+      const query = { ...filtersToQuery(o), tenant: await ctx.tenant() };
+      const s = await (await ctx.netlog()).stats(query);
       if (o.json === true) {
         printJson(s);
         return;

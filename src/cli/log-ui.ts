@@ -17,8 +17,8 @@ export function registerLogUi(log: Command, ctx: CliContext): void {
       if (o.port !== undefined && !/^\d{1,5}$/.test(o.port.trim())) throw new UsageError(`invalid --port '${o.port.slice(0, 16)}': use a number from 0 to 65535`);
       const port = o.port === undefined ? 0 : Number(o.port.trim());
       if (port > 65_535) throw new UsageError('invalid --port: use a number from 0 to 65535');
-      const netlog = ctx.netlog();
-      const tenant = ctx.tenant();
+      const netlog = await ctx.netlog();
+      const tenant = await ctx.tenant();
       const viewer = await startViewerServer({ netlog, tenant, port }).catch((e: unknown) => {
         const code = e instanceof Error && 'code' in e ? String(e.code) : 'unknown error';
         throw new RuntimeError(`log ui cannot listen on 127.0.0.1:${port}: ${code}`);

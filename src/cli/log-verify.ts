@@ -19,7 +19,7 @@ export function registerLogVerify(log: Command, ctx: CliContext): void {
     .action(async (own: VerifyOptions, cmd: Command) => {
       const o = withParent<VerifyOptions>(own, cmd);
       const recorded = o.head === undefined ? undefined : parseHead(o.head);
-      const netlog = ctx.netlog();
+      const netlog = await ctx.netlog();
       const r = await netlog.verify();
       const headProblem = recorded === undefined ? undefined : await netlog.checkHead(recorded, r);
       if (o.json === true) printJson(r);

@@ -50,8 +50,8 @@ export function registerLog(program: Command, ctx: CliContext): void {
     .option('--all-tenants', 'every tenant\'s rows (default: the --tenant\'s, with unauthenticated refusals under default)')
     .action(async (o: LogOptions) => {
       const query = toQuery(o);
-      if (o.allTenants !== true) query.tenant = ctx.tenant();
-      const netlog = ctx.netlog();
+      if (o.allTenants !== true) query.tenant = await ctx.tenant();
+      const netlog = await ctx.netlog();
       const columns = o.allTenants === true ? [...COLUMNS.slice(0, 1), TENANT_COLUMN, ...COLUMNS.slice(1)] : COLUMNS;
       const colour = useColour(process.stdout);
       const print = (batch: readonly StoredNetLogRow[], json: boolean, header: boolean): void => {

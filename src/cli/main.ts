@@ -20,14 +20,15 @@ import { registerTenant } from './tenant.js';
  * The `standin` command. Commander parses; every failure, ours or commander's, goes through
  * reportError so that it is one line on stderr with exit code 2 (usage) or 1 (runtime).
  */
-export function buildProgram(): { program: Command; close: () => void } {
+export function buildProgram(): { program: Command; close: () => Promise<void> } {
   const program = new Command('standin');
-  const ctx = createContext(() => program.opts<{ home?: string; tenant?: string }>());
+  const ctx = createContext(() => program.opts<{ home?: string; tenant?: string; database?: string }>());
   program
     .description('credential-swapping egress gateway for sandboxes')
     .version('0.1.0')
     .option('--home <dir>', 'standin home (default: $STANDIN_HOME, else ~/.standin)')
     .option('--tenant <name>', 'the tenant to act in (default: $STANDIN_TENANT, else default)')
+    .option('--database <url>', 'postgres://USER:PASSWORD@HOST:PORT/DB for a fleet on PostgreSQL (default: $STANDIN_DATABASE_URL, else SQLite in the home)')
     .showSuggestionAfterError(true);
   registerInit(program, ctx);
   registerServe(program, ctx);
@@ -60,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     return reportError(e);
   } finally {
-    close();
+    await close().catch(() => undefined);
   }
 }
 

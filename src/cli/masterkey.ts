@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadMasterKey } from '../config/home.js';
 import { UsageError } from '../errors.js';
-import { keyInUse, reencryptAll } from '../store/rekey.js';
 import type { CliContext } from './context.js';
 import { out } from './output.js';
 import { commitKeyFile, keyFromEnvVar, pendingKeyPath, readPendingKey, removeQuietly, writePendingKey } from './masterkey-file.js';
@@ -23,19 +22,19 @@ export function registerMasterKey(program: Command, ctx: CliContext, env: NodeJS
   mk.command('rotate')
     .description('re-encrypt every stored value under a new master key, in one transaction')
     .option('--new-key-env <var>', 'take the new key from this environment variable (32 bytes, base64 or hex)')
-    .action((o: { newKeyEnv?: string }) => {
+    .action(async (o: { newKeyEnv?: string }) => {
       const fromEnv = (env['STANDIN_MASTER_KEY'] ?? '').trim() !== '';
       if (fromEnv && o.newKeyEnv === undefined) {
         throw new UsageError('the master key comes from STANDIN_MASTER_KEY, which standin cannot replace: put a new key in another variable and run `standin masterkey rotate --new-key-env VAR`');
       }
       const newKey = o.newKeyEnv === undefined ? randomBytes(32) : keyFromEnvVar(o.newKeyEnv, env);
       const paths = ctx.paths();
-      const db = ctx.db();
+      const store = await ctx.store();
       const old = loadMasterKey(paths, env).key;
       const actor = ctx.actor();
 
       if (fromEnv) {
-        const r = reencryptAll(db, old, newKey, actor, { source: 'env', newKeyFrom: o.newKeyEnv });
+        const r = await store.rekey(old, newKey, actor, { source: 'env', newKeyFrom: o.newKeyEnv });
         out(`re-encrypted ${r.secretVersions} secret versions and ${r.sandboxes} sandbox keys under the key in ${o.newKeyEnv}`);
         out(`set STANDIN_MASTER_KEY to that key before the next command; ${RESTART}`);
         return;
@@ -43,7 +42,7 @@ export function registerMasterKey(program: Command, ctx: CliContext, env: NodeJS
 
       const pending = pendingKeyPath(paths.masterKey);
       const leftover = readPendingKey(pending);
-      if (leftover !== undefined && keyInUse(db, old, leftover) === 'new') {
+      if (leftover !== undefined && (await store.keyInUse(old, leftover)) === 'new') {
         commitKeyFile(pending, paths.masterKey);
         out(`finished an interrupted rotation: ${paths.masterKey} now holds the key the database is under; ${PICKED_UP}`);
         return;
@@ -52,7 +51,7 @@ export function registerMasterKey(program: Command, ctx: CliContext, env: NodeJS
       writePendingKey(pending, newKey);
       let r;
       try {
-        r = reencryptAll(db, old, newKey, actor, { source: 'file' });
+        r = await store.rekey(old, newKey, actor, { source: 'file' });
       } catch (e) {
         removeQuietly(pending);
         throw e;

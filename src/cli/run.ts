@@ -36,7 +36,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
       let sandboxEnv: Record<string, string>;
       if (o.isolate === true) {
         // Checked before anything is set up: a wrong name must not cost a namespace.
-        if (ctx.store().getSandbox(name) === undefined) throw new UsageError(`no sandbox named '${name}'`);
+        if ((await (await ctx.store()).getSandbox(name)) === undefined) throw new UsageError(`no sandbox named '${name}'`);
         const paths = ctx.paths();
         ensureNodePreload(paths);
         isolation = await setupIsolation({ gateway: resolveProxyAddress(paths, o.proxy), caBundle: paths.caBundle, nodePreload: nodePreloadPath(paths.caBundle), user: o.user });
@@ -51,7 +51,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
         sandboxEnv = await loadSandboxEnv(ctx, name, o.proxy);
       }
       // Nothing of the home stays open while the child runs, however long that is.
-      ctx.close();
+      await ctx.close();
       const env: NodeJS.ProcessEnv = { ...process.env, ...sandboxEnv };
       // The caller's own Node options (a heap size, a loader) stay, after the proxy preload.
       if (sandboxEnv['NODE_OPTIONS'] !== undefined) env['NODE_OPTIONS'] = mergeNodeOptions(sandboxEnv['NODE_OPTIONS'], process.env['NODE_OPTIONS']);

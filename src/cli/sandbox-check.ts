@@ -24,17 +24,18 @@ export function registerSandboxCheck(sandbox: Command, ctx: CliContext): void {
     .option('--command <cmd>', 'also run this shell command in the sandbox environment and report what went through the gateway')
     .option('--json', 'one JSON document')
     .action(async (name: string, o: { proxy?: string; caFile?: string; command?: string; json?: boolean }) => {
-      const store = ctx.store();
-      const info = store.getSandbox(name);
+      const store = await ctx.store();
+      const info = await store.getSandbox(name);
       if (info === undefined) throw new UsageError(`no sandbox named '${name}'`);
       const env = await loadSandboxEnv(ctx, info.name, o.proxy);
       const proxy = (env['HTTPS_PROXY'] ?? '').replace(/^http:\/\/[^@]*@/, '');
-      const bindings = store.listBindings(info.name).map((b) => {
-        const secret = store.getSecret(b.secretName);
+      const bindings = [];
+      for (const b of await store.listBindings(info.name)) {
+        const secret = await store.getSecret(b.secretName);
         if (secret === undefined) throw new RuntimeError(`secret '${b.secretName}' of binding ${b.env} is gone`);
-        return { env: b.env, token: b.token, secret };
-      });
-      const results = await checkBindings({ proxy, sandbox: info.name, proxyKey: store.proxyKey(info.name), caBundle: o.caFile ?? env['SSL_CERT_FILE'] ?? '' }, bindings);
+        bindings.push({ env: b.env, token: b.token, secret });
+      }
+      const results = await checkBindings({ proxy, sandbox: info.name, proxyKey: await store.proxyKey(info.name), caBundle: o.caFile ?? env['SSL_CERT_FILE'] ?? '' }, bindings);
       const probe = o.command === undefined ? undefined : await runProbe(ctx, info.name, o.command, env);
       const ok = results.every((r) => r.swapped && r.caTrusted) && (probe === undefined || (probe.requests > 0 && probe.refused === 0));
       if (o.json === true) printJson({ sandbox: info.name, ok, bindings: results, ...(probe ? { command: probe } : {}) });
@@ -74,7 +75,7 @@ function describeProbe(p: Probe): string {
 
 /** Runs the command with exactly the sandbox's environment and counts its rows in the network log. */
 async function runProbe(ctx: CliContext, sandbox: string, command: string, env: Record<string, string>): Promise<Probe> {
-  const netlog = ctx.netlog();
+  const netlog = await ctx.netlog();
   const before = await netlog.lastId();
   const exitCode = await new Promise<number | null>((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/', ...env }, stdio: 'inherit' });
@@ -88,7 +89,7 @@ async function runProbe(ctx: CliContext, sandbox: string, command: string, env: 
   // The gateway writes rows in batches (50 ms): give the last ones a moment to land.
   await new Promise((r) => setTimeout(r, 300));
   // The self-tests' own rows may land after `before` too (batched): they are not the command's.
-  const rows = (await netlog.query({ afterId: before, sandbox, limit: 100_000, tenant: ctx.tenant() })).filter((r) => r.errorCode !== 'GW_CHECK_ONLY');
+  const rows = (await netlog.query({ afterId: before, sandbox, limit: 100_000, tenant: await ctx.tenant() })).filter((r) => r.errorCode !== 'GW_CHECK_ONLY');
   const refusals = new Map<string, number>();
   for (const r of rows) if (r.errorCode !== null && (r.decision === 'denied' || r.decision === 'token_misuse')) refusals.set(r.errorCode, (refusals.get(r.errorCode) ?? 0) + 1);
   return {

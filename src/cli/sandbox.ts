@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
 import { DEFAULT_ENVIRONMENT, type SandboxInfo } from '../model/secrets.js';
-import { type Store } from '../store/types.js';
+import type { AsyncStore } from '../store/store-api.js';
 import { checkLabel } from '../store/validate.js';
 import type { CliContext } from './context.js';
 import { isoTime, out, printJson, printTable } from './output.js';
@@ -28,9 +28,10 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
       for (const h of o.allowHost) parseHostPattern(h);
       if (o.proxy !== undefined) checkProxyAddress(o.proxy);
       const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
-      const store = ctx.store();
-      const bindings = wanted.map((b) => ({ ...b, tokenPrefix: tokenPrefixFor(store, b.secretName) }));
-      const { sandbox: info } = store.createSandbox({ name, allowHosts: o.allowHost, bindings, actor: ctx.actor(), environment });
+      const store = await ctx.store();
+      const bindings = [];
+      for (const b of wanted) bindings.push({ ...b, tokenPrefix: await tokenPrefixFor(store, b.secretName) });
+      const { sandbox: info } = await store.createSandbox({ name, allowHosts: o.allowHost, bindings, actor: ctx.actor(), environment });
       const env = await loadSandboxEnv(ctx, info.name, o.proxy);
       if (o.json === true) return printJson({ name: info.name, env });
       process.stdout.write(formatEnv(env, 'shell'));
@@ -40,11 +41,11 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .command('bind <name> <binding>')
     .description('bind a secret to an env var (ENV=SECRET); a new token replaces any previous one')
     .option('--json', 'print { sandbox, env, secret, token } as one JSON document')
-    .action((name: string, raw: string, o: { json?: boolean }) => {
+    .action(async (name: string, raw: string, o: { json?: boolean }) => {
       const { env, secretName } = parseBinding(raw);
-      const store = ctx.store();
-      const b = store.bind(name, env, secretName, ctx.actor(), tokenPrefixFor(store, secretName));
-      if (o.json === true) return printJson({ sandbox: store.getSandbox(name)?.name ?? name, env: b.env, secret: b.secretName, token: b.token });
+      const store = await ctx.store();
+      const b = await store.bind(name, env, secretName, ctx.actor(), await tokenPrefixFor(store, secretName));
+      if (o.json === true) return printJson({ sandbox: (await store.getSandbox(name))?.name ?? name, env: b.env, secret: b.secretName, token: b.token });
       out(`bound ${b.env} to secret ${b.secretName} in sandbox ${name}: ${b.env}=${b.token}`);
     });
 
@@ -52,8 +53,8 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .command('unbind <name> <env>')
     .description('remove a binding; its token stops working at once')
     .option('--json', 'print { sandbox, env, unbound } as one JSON document')
-    .action((name: string, env: string, o: { json?: boolean }) => {
-      ctx.store().unbind(name, env, ctx.actor());
+    .action(async (name: string, env: string, o: { json?: boolean }) => {
+      await (await ctx.store()).unbind(name, env, ctx.actor());
       if (o.json === true) return printJson({ sandbox: name, env, unbound: true });
       out(`unbound ${env} from sandbox ${name}`);
     });
@@ -62,9 +63,9 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list sandboxes and their bindings')
     .option('--json', 'one JSON document')
-    .action((o: { json?: boolean }) => {
-      const store = ctx.store();
-      const rows = store.listSandboxes().map((s) => ({ sandbox: s, bindings: store.listBindings(s.name) }));
+    .action(async (o: { json?: boolean }) => {
+      const store = await ctx.store();
+      const rows = await Promise.all((await store.listSandboxes()).map(async (s) => ({ sandbox: s, bindings: await store.listBindings(s.name) })));
       if (o.json === true) {
         return printJson(
           rows.map(({ sandbox: s, bindings }) => ({
@@ -95,10 +96,10 @@ export function registerSandbox(program: Command, ctx: CliContext): void {
     .command('delete <name>')
     .description('delete a sandbox; its proxy credential and tokens stop working at once')
     .option('--json', 'print { name, deleted } as one JSON document')
-    .action((name: string, o: { json?: boolean }) => {
-      const store = ctx.store();
-      const canonical = store.getSandbox(name)?.name ?? name;
-      store.deleteSandbox(name, ctx.actor());
+    .action(async (name: string, o: { json?: boolean }) => {
+      const store = await ctx.store();
+      const canonical = (await store.getSandbox(name))?.name ?? name;
+      await store.deleteSandbox(name, ctx.actor());
       if (o.json === true) return printJson({ name: canonical, deleted: true });
       out(`deleted sandbox ${canonical}`);
     });
@@ -130,8 +131,8 @@ export function parseBinding(raw: string): { env: string; secretName: string } {
 
 // A secret made from a provider preset gets tokens shaped like that provider's keys, so client
 // libraries that check the format (an `sk-ant-` prefix, say) accept the stand-in.
-function tokenPrefixFor(store: Store, secretName: string): string | undefined {
-  const secret = store.getSecret(secretName);
+async function tokenPrefixFor(store: AsyncStore, secretName: string): Promise<string | undefined> {
+  const secret = await store.getSecret(secretName);
   if (secret === undefined) throw new UsageError(`no secret named '${secretName}'`);
   const prefix = tokenPrefixOf(secret.provider);
   return prefix === '' ? undefined : prefix;

@@ -15,16 +15,16 @@ export function registerSecretReveal(secret: Command, ctx: CliContext): void {
     .command('reveal <name>')
     .description('break-glass: ask for a secret\'s value (disabled; every attempt is audited)')
     .option('--reason <text>', 'why the value is needed (recorded in the audit log)')
-    .action((name: string, o: { reason?: string }) => {
+    .action(async (name: string, o: { reason?: string }) => {
       const reason = (o.reason ?? '').trim();
       if (reason === '') throw new UsageError('--reason is required: say why the value is needed');
       if (reason.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(reason)) {
         throw new UsageError(`--reason must be one line of at most ${MAX_REASON} characters`);
       }
-      const store = ctx.store();
-      const found = store.getSecret(name);
+      const store = await ctx.store();
+      const found = await store.getSecret(name);
       const target = found?.name ?? name.slice(0, 64);
-      store.audit(ctx.actor(), 'secret.reveal', target, {
+      await store.audit(ctx.actor(), 'secret.reveal', target, {
         allowed: false,
         reason,
         why: 'the CLI never prints values',

@@ -12,11 +12,11 @@ export function registerSecretUsage(secret: Command, ctx: CliContext): void {
     .description('how a secret is used: requests per version, sandbox and host, from the network log')
     .option('--since <time>', 'only requests since an ISO 8601 time or an age (30s, 15m, 2h, 7d)')
     .option('--json', 'one JSON document')
-    .action((name: string, o: { since?: string; json?: boolean }) => {
+    .action(async (name: string, o: { since?: string; json?: boolean }) => {
       const since = o.since === undefined ? undefined : parseSince(o.since);
-      const info = ctx.store().getSecret(name);
+      const info = await (await ctx.store()).getSecret(name);
       if (info === undefined) throw new UsageError(`no secret named '${name}'`);
-      const u = secretUsage(ctx.db(), ctx.tenant(), info.name, since);
+      const u = secretUsage(ctx.db(), await ctx.tenant(), info.name, since);
       const time = (ms: number): string | null => (ms === 0 ? null : isoTime(ms));
       const dated = <T extends UsageCounts>(c: T): T & { firstUsed: string | null; lastUsed: string | null } =>
         ({ ...c, firstUsed: time(c.firstUsed), lastUsed: time(c.lastUsed) }) as T & { firstUsed: string | null; lastUsed: string | null };

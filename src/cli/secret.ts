@@ -40,10 +40,10 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     const keepVersions = parseKeep(o.keep);
     const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
     checkValueSource(o);
-    const store = ctx.store();
-    if (store.getSecret(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
+    const store = await ctx.store();
+    if (await store.getSecret(name) !== undefined) throw new UsageError(`secret '${name}' already exists`);
     const value = await readSecretValue(o);
-    const info = store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor(), keepVersions, environment });
+    const info = await store.createSecret({ name, scheme, hosts, provider, value, actor: ctx.actor(), keepVersions, environment });
     if (o.json === true) return printJson(secretJson(info));
     const env = environment === DEFAULT_ENVIRONMENT ? '' : `, environment ${environment}`;
     out(`created secret ${info.name} (version 1${env}, scheme ${formatSchemeSpec(info.scheme)}, hosts ${info.hosts.join(',')})`);
@@ -53,8 +53,8 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list secrets (never their values)')
     .option('--json', 'one JSON document')
-    .action((o: { json?: boolean }) => {
-      const secrets = ctx.store().listSecrets();
+    .action(async (o: { json?: boolean }) => {
+      const secrets = await (await ctx.store()).listSecrets();
       if (o.json === true) return printJson(secrets.map(secretJson));
       if (secrets.length === 0) return out('no secrets');
       printTable(
@@ -74,8 +74,8 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .command('show <name>')
     .description('show a secret\'s metadata and versions (never its value)')
     .option('--json', 'one JSON document')
-    .action((name: string, o: { json?: boolean }) => {
-      const s = ctx.store().getSecret(name);
+    .action(async (name: string, o: { json?: boolean }) => {
+      const s = await (await ctx.store()).getSecret(name);
       if (s === undefined) throw new UsageError(`no secret named '${name}'`);
       if (o.json === true) return printJson(secretJson(s));
       out(
@@ -105,10 +105,10 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     const keepVersions = parseKeep(o.keep);
     const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
     checkValueSource(o);
-    const store = ctx.store();
-    if (store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
-    const version = store.rotateSecret(name, await readSecretValue(o), ctx.actor(), { keepVersions, environment });
-    const after = store.getSecret(name);
+    const store = await ctx.store();
+    if (await store.getSecret(name) === undefined) throw new UsageError(`no secret named '${name}'`);
+    const version = await store.rotateSecret(name, await readSecretValue(o), ctx.actor(), { keepVersions, environment });
+    const after = await store.getSecret(name);
     if (o.json === true && after !== undefined) return printJson(secretJson(after));
     const kept = after?.environments.find((e) => e.name === environment)?.versions ?? [];
     const env = environment === DEFAULT_ENVIRONMENT ? '' : ` in environment ${environment}`;
@@ -120,11 +120,11 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .description('make the previous version current again (in one environment)')
     .option('--environment <env>', `the environment to roll back (default ${DEFAULT_ENVIRONMENT})`)
     .option('--json', 'print the secret (metadata only) as one JSON document')
-    .action((name: string, o: { environment?: string; json?: boolean }) => {
+    .action(async (name: string, o: { environment?: string; json?: boolean }) => {
       const environment = checkLabel('environment', o.environment, DEFAULT_ENVIRONMENT);
-      const store = ctx.store();
-      const version = store.rollbackSecret(name, ctx.actor(), environment);
-      const after = store.getSecret(name);
+      const store = await ctx.store();
+      const version = await store.rollbackSecret(name, ctx.actor(), environment);
+      const after = await store.getSecret(name);
       if (o.json === true && after !== undefined) return printJson(secretJson(after));
       const env = environment === DEFAULT_ENVIRONMENT ? '' : ` in environment ${environment}`;
       out(`rolled back secret ${name} to version ${version}${env}`);
@@ -134,10 +134,10 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .command('delete <name>')
     .description('delete a secret, its versions and every binding that uses it')
     .option('--json', 'print { name, deleted } as one JSON document')
-    .action((name: string, o: { json?: boolean }) => {
-      const store = ctx.store();
-      const canonical = store.getSecret(name)?.name ?? name;
-      store.deleteSecret(name, ctx.actor());
+    .action(async (name: string, o: { json?: boolean }) => {
+      const store = await ctx.store();
+      const canonical = (await store.getSecret(name))?.name ?? name;
+      await store.deleteSecret(name, ctx.actor());
       if (o.json === true) return printJson({ name: canonical, deleted: true });
       out(`deleted secret ${canonical}`);
     });

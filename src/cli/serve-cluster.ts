@@ -3,10 +3,11 @@ import { resolveGatewayId } from '../config/gateway-id.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
 import { describeError } from './errors.js';
-import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
+import { ensureCaBundle, ensureNodePreload } from './init.js';
 import { out } from './output.js';
 import { formatListen, type ServeOptions } from './serve-options.js';
-import { gatewayOptions, listenError, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
+import { gatewayOptions, listenError, openServeStoreAndCa, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
+import type { ServeStore } from './serve-store.js';
 
 /** Set in a worker's environment by the primary: this process is one of its proxy workers. */
 export const WORKER_ENV = 'STANDIN_WORKER';
@@ -29,23 +30,22 @@ function workerExecArgv(): string[] {
  * them all, then writes their last rows.
  */
 export async function servePrimary(ctx: CliContext, options: ServeOptions): Promise<void> {
-  const [{ loadOrCreateCa }, { createLogger }, { Metrics, instrumentNetLog }, { WorkerPool }] = await Promise.all([
-    import('../ca/authority.js'),
+  const [{ createLogger }, { Metrics, instrumentNetLog }, { WorkerPool }] = await Promise.all([
     import('../logging/logger.js'),
     import('../control/metrics.js'),
     import('../workers/pool.js'),
   ]);
   const paths = ctx.paths();
-  if (!isInitialised(paths)) await initHome(paths);
   const logger = createLogger({ level: options.logLevel });
+  // The primary's own view of the store serves /readyz and the snapshot-age gauge; each worker
+  // keeps its own for its requests.
+  const { store, served, ca } = await openServeStoreAndCa(ctx, options, logger);
   const db = ctx.db();
-  const store = ctx.store();
-  const { ca } = await loadOrCreateCa(paths.caDir);
   await ensureCaBundle(paths, ca.certPem);
   ensureNodePreload(paths);
   // One gateway id for the primary and its workers: their rows are one chain, written here.
   const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
-  const netlogBackend = ctx.netlog();
+  const netlogBackend = await ctx.netlog();
   const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
   const metrics = new Metrics();
   const netlog = instrumentNetLog(netlogWriter, metrics);
@@ -65,20 +65,23 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
   } catch (e) {
     await pool.stop();
     await netlog.close();
+    await served.close();
     throw e;
   }
   const address = formatListen(listening);
   let ready = true;
   let control: ControlServer | undefined;
   try {
-    control = await startControl(options, { paths, store, db, netlog: netlogBackend, metrics, logger, proxyAddress: address, proxyPort: listening.port, caCertPem: ca.certPem, ready: () => ready });
+    control = await startControl(options, { paths, store, db, netlog: netlogBackend, storeHealth: () => served.health(), metrics, logger, proxyAddress: address, proxyPort: listening.port, caCertPem: ca.certPem, ready: () => ready });
     if (control?.address.kind === 'tcp') pool.setSelfPorts([control.address.port]);
     registerGauges(metrics, pool, netlogWriter);
+    metrics.setGauge('store_snapshot_age_seconds', () => served.snapshotAgeSeconds());
     writeServeState(paths, address, control);
   } catch (e) {
     await control?.close();
     await pool.stop();
     await netlog.close();
+    await served.close();
     throw e;
   }
   logger.info({ workers: options.workers, pids: pool.pids(), gatewayId }, 'proxy workers listening; network log rows carry this gateway id');
@@ -93,10 +96,10 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
     await pool.stop();
     await netlog.close();
     await control?.close();
-    await netlogBackend.close();
+    await served.close();
   } finally {
     removeServeState(paths);
-    ctx.close();
+    await ctx.close();
   }
   setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
 }
@@ -107,8 +110,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
  * that sends rows to the primary.
  */
 export async function serveWorker(ctx: CliContext, options: ServeOptions): Promise<void> {
-  const [{ loadCa }, { startGateway }, { createLogger }, { workerRuntime }, { workerLimits }] = await Promise.all([
-    import('../ca/authority.js'),
+  const [{ startGateway }, { createLogger }, { workerRuntime }, { workerLimits }] = await Promise.all([
     import('../gateway.js'),
     import('../logging/logger.js'),
     import('../workers/worker.js'),
@@ -117,19 +119,20 @@ export async function serveWorker(ctx: CliContext, options: ServeOptions): Promi
   const runtime = workerRuntime();
   const { listen } = options;
   let gateway: Gateway;
+  let served: ServeStore | undefined;
   try {
-    const paths = ctx.paths();
     const logger = createLogger({ level: options.logLevel });
-    const store = ctx.store();
-    const ca = await loadCa(paths.caDir);
-    const base = gatewayOptions(options, { store, ca, logger, netlog: runtime.netlog, selfPorts: runtime.selfPorts });
+    const opened = await openServeStoreAndCa(ctx, options, logger);
+    served = opened.served;
+    const base = gatewayOptions(options, { store: served.lookups, ca: opened.ca, logger, netlog: runtime.netlog, selfPorts: runtime.selfPorts });
     gateway = await startGateway({ ...base, limits: { ...base.limits, ...workerLimits(options.workers, options) } }).catch((e: unknown) => {
       throw listenError(e, formatListen(listen));
     });
   } catch (e) {
     const { lines, exitCode } = describeError(e);
     await runtime.failed(lines, exitCode);
-    ctx.close();
+    await served?.close();
+    await ctx.close();
     process.exit(exitCode);
   }
   runtime.listening(gateway);
@@ -137,6 +140,7 @@ export async function serveWorker(ctx: CliContext, options: ServeOptions): Promi
   // The primary kills a worker that has not drained after 8 s; leave before that on our own.
   setTimeout(() => process.exit(1), 7_000).unref();
   await runtime.drain(gateway);
-  ctx.close();
+  await served?.close();
+  await ctx.close();
   process.exit(0);
 }

@@ -28,6 +28,7 @@ export interface RawServeOptions {
   maxBodyBytes?: string;
   workers?: string;
   gatewayId?: string;
+  dbStaleSeconds?: string;
 }
 
 export interface ServeOptions {
@@ -50,10 +51,12 @@ export interface ServeOptions {
   workers: number;
   /** The id this gateway's network-log rows carry; undefined: $STANDIN_GATEWAY_ID, else the home's. */
   gatewayId: string | undefined;
+  /** On PostgreSQL: seconds the snapshot may go unconfirmed before swaps are refused; undefined: 30. */
+  dbStaleSeconds: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers', 'gatewayId'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers', 'gatewayId', 'dbStaleSeconds'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -113,6 +116,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (raw.gatewayId !== undefined && !isGatewayId(raw.gatewayId)) {
     problems.push(`invalid --gateway-id '${printable(raw.gatewayId)}': 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
   }
+  const staleRaw = raw.dbStaleSeconds;
+  const dbStaleSeconds = staleRaw === undefined ? undefined : Number(staleRaw);
+  if (staleRaw !== undefined && !(/^\d{1,5}$/.test(String(staleRaw)) && dbStaleSeconds !== undefined && dbStaleSeconds >= 1 && dbStaleSeconds <= 86_400)) {
+    problems.push(`invalid --db-stale-seconds '${printable(String(staleRaw))}': an integer from 1 to 86400`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -127,6 +135,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     maxBodyBytes,
     workers,
     gatewayId: raw.gatewayId,
+    dbStaleSeconds,
   };
 }
 

@@ -10,9 +10,14 @@ import type { Gateway, GatewayOptions } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
 import type { NetLogReader } from '../netlog/backend.js';
 import type { NetLogWriter } from '../netlog/types.js';
-import type { Store } from '../store/types.js';
+import type { AsyncStore } from '../store/store-api.js';
 import type { Db } from '../store/database.js';
+import type { GatewayStore } from '../gateway.js';
+import type { StoreHealth } from '../control/deps.js';
+import type { CliContext } from './context.js';
+import { initHome, isInitialised } from './init.js';
 import type { ServeOptions } from './serve-options.js';
+import type { ServeStore } from './serve-store.js';
 
 /** The parts of `serve` shared by the single process, the primary and the workers. */
 
@@ -42,7 +47,7 @@ export function listenError(e: unknown, address: string): unknown {
 /** What startGateway needs from the options; the caller adds its network log and own ports. */
 export function gatewayOptions(
   options: ServeOptions,
-  parts: { store: Store; ca: CertificateAuthority; logger: Logger; netlog: NetLogWriter; selfPorts: Set<number> },
+  parts: { store: GatewayStore; ca: CertificateAuthority; logger: Logger; netlog: NetLogWriter; selfPorts: Set<number> },
 ): GatewayOptions {
   return {
     listen: options.listen,
@@ -63,12 +68,40 @@ export function gatewayOptions(
   };
 }
 
+/**
+ * The store, the request path's view of it and the CA, for the single process, the primary and
+ * each worker alike: on PostgreSQL each process keeps its own snapshot (LISTEN/NOTIFY) and takes
+ * the fleet's CA from the database; on SQLite the store file and the CA files in the home.
+ */
+export async function openServeStoreAndCa(
+  ctx: CliContext,
+  options: ServeOptions,
+  logger: Logger,
+): Promise<{ store: AsyncStore; served: ServeStore; ca: CertificateAuthority }> {
+  const [{ loadCa }, { openServeStore }] = await Promise.all([import('../ca/authority.js'), import('./serve-store.js')]);
+  const paths = ctx.paths();
+  const fleet = ctx.database().kind === 'postgres' ? async () => (await import('./fleet-ca.js')).loadFleetCa(await ctx.store(), paths) : undefined;
+  if (!isInitialised(paths)) await initHome(paths, process.env, fleet);
+  const store = await ctx.store();
+  const served = await openServeStore(store, ctx.database(), {
+    ...(options.dbStaleSeconds !== undefined ? { staleMs: options.dbStaleSeconds * 1000 } : {}),
+    onProblem: (message) => logger.warn(message),
+  });
+  try {
+    const ca = fleet === undefined ? await loadCa(paths.caDir) : (await fleet()).ca;
+    return { store, served, ca };
+  } catch (e) {
+    await served.close();
+    throw e;
+  }
+}
+
 /** The control API of this `serve` (the default socket in the home unless told otherwise), or undefined. */
 export async function startControl(
   options: ServeOptions,
-  parts: { paths: HomePaths; store: Store; db: Db; netlog: NetLogReader; metrics: Metrics; logger: Logger; proxyAddress: string; proxyPort: number; caCertPem: string; ready: () => boolean },
+  parts: { paths: HomePaths; store: AsyncStore; db: Db; netlog: NetLogReader; storeHealth: () => Promise<StoreHealth>; metrics: Metrics; logger: Logger; proxyAddress: string; proxyPort: number; caCertPem: string; ready: () => boolean },
 ): Promise<ControlServer | undefined> {
-  const [{ startControlServer }, { ApiKeysRepo }] = await Promise.all([import('../control/server.js'), import('../store/apikeys-repo.js')]);
+  const { startControlServer } = await import('../control/server.js');
   const { paths } = parts;
   const controlAddress = options.control === undefined ? defaultControlAddress(paths, parts.logger) : options.control;
   if (controlAddress === null) return undefined;
@@ -77,7 +110,8 @@ export async function startControl(
       store: parts.store,
       db: parts.db,
       netlog: parts.netlog,
-      apiKeys: new ApiKeysRepo(parts.db),
+      apiKeys: parts.store.apiKeys,
+      storeHealth: parts.storeHealth,
       metrics: parts.metrics,
       logger: parts.logger,
       proxyAddress: () => parts.proxyAddress,

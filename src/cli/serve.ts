@@ -4,11 +4,11 @@ import type { ControlServer } from '../control/server.js';
 import { resolveGatewayId } from '../config/gateway-id.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
-import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
+import { ensureCaBundle, ensureNodePreload } from './init.js';
 import { out } from './output.js';
 import { servePrimary, serveWorker, WORKER_ENV } from './serve-cluster.js';
 import { DEFAULT_LISTEN, formatListen, parseServeOptions, type ConfigKey, type RawServeOptions, type ServeOptions } from './serve-options.js';
-import { gatewayOptions, listenError, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
+import { gatewayOptions, listenError, openServeStoreAndCa, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
 
 // After a clean shutdown nothing should hold the event loop; if something does, do not hang.
 const EXIT_FALLBACK_MS = 3_000;
@@ -31,6 +31,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--upstream-sockets-per-host <n>', 'concurrent upstream connections one sandbox may hold to one host (default 64; more requests wait)')
     .option('--gateway-id <id>', 'the id this gateway\'s network-log rows carry (default: $STANDIN_GATEWAY_ID, else one kept in the home)')
     .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
+    .option('--db-stale-seconds <n>', 'on PostgreSQL: seconds the gateway keeps serving from its snapshot while the database is unreachable before it refuses swaps (default 30)')
     .option('--workers <n>', 'proxy worker processes sharing the port, store, CA and network log (default: the number of cores; 1: one process)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
@@ -44,24 +45,21 @@ export function registerServe(program: Command, ctx: CliContext): void {
 /** `--workers 1`: the whole gateway in this process. */
 async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void> {
   // Loaded here, not at the top: every other command would pay for the proxy and X.509 code.
-  const [{ loadCa }, { startGateway }, { createLogger }, { Metrics, instrumentNetLog }] = await Promise.all([
-    import('../ca/authority.js'),
+  const [{ startGateway }, { createLogger }, { Metrics, instrumentNetLog }] = await Promise.all([
     import('../gateway.js'),
     import('../logging/logger.js'),
     import('../control/metrics.js'),
   ]);
   const paths = ctx.paths();
-  if (!isInitialised(paths)) await initHome(paths);
   const logger = createLogger({ level: options.logLevel });
+  const { store, served, ca } = await openServeStoreAndCa(ctx, options, logger);
   const db = ctx.db();
-  const store = ctx.store();
-  const ca = await loadCa(paths.caDir);
   await ensureCaBundle(paths, ca.certPem);
   // The env the control API hands out names the preload beside the bundle: it must be there
   // (and this version's) in a home made before it existed, too.
   ensureNodePreload(paths);
   const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
-  const netlogBackend = ctx.netlog();
+  const netlogBackend = await ctx.netlog();
   const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
   const metrics = new Metrics();
   const netlog = instrumentNetLog(netlogWriter, metrics);
@@ -69,23 +67,29 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
   const selfPorts = new Set<number>();
   let gateway: Gateway;
   try {
-    gateway = await startGateway(gatewayOptions(options, { store, ca, logger, netlog, selfPorts }));
+    gateway = await startGateway(gatewayOptions(options, { store: served.lookups, ca, logger, netlog, selfPorts }));
   } catch (e) {
     await netlog.close();
+    await served.close();
     throw listenError(e, formatListen(options.listen));
   }
   const address = formatListen(gateway.address);
   let ready = true;
   let control: ControlServer | undefined;
   try {
-    control = await startControl(options, { paths, store, db, netlog: netlogBackend, metrics, logger, proxyAddress: address, proxyPort: gateway.address.port, caCertPem: ca.certPem, ready: () => ready });
+    control = await startControl(options, {
+      paths, store, db, netlog: netlogBackend, storeHealth: () => served.health(), metrics, logger,
+      proxyAddress: address, proxyPort: gateway.address.port, caCertPem: ca.certPem, ready: () => ready,
+    });
     if (control?.address.kind === 'tcp') selfPorts.add(control.address.port);
     registerGauges(metrics, gateway, netlogWriter);
+    metrics.setGauge('store_snapshot_age_seconds', () => served.snapshotAgeSeconds());
     writeServeState(paths, address, control);
   } catch (e) {
     await control?.close();
     await gateway.close();
     await netlog.close();
+    await served.close();
     throw e;
   }
   logger.info({ gatewayId }, 'network log rows carry this gateway id');
@@ -101,10 +105,10 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
     await gateway.close();
     await netlog.close();
     await control?.close();
-    await netlogBackend.close();
+    await served.close();
   } finally {
     removeServeState(paths);
-    ctx.close();
+    await ctx.close();
   }
   setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
 }

@@ -13,8 +13,8 @@ export function registerTenant(program: Command, ctx: CliContext): void {
   tenant
     .command('create <name>')
     .description('create a tenant (1-32 lower-case letters, digits or -)')
-    .action((name: string) => {
-      const info = ctx.store().createTenant(name, ctx.actor());
+    .action(async (name: string) => {
+      const info = await (await ctx.store()).createTenant(name, ctx.actor());
       out(`created tenant ${info.name}`);
     });
 
@@ -22,8 +22,8 @@ export function registerTenant(program: Command, ctx: CliContext): void {
     .command('list')
     .description('list tenants')
     .option('--json', 'one JSON document')
-    .action((o: { json?: boolean }) => {
-      const tenants = ctx.store().listTenants();
+    .action(async (o: { json?: boolean }) => {
+      const tenants = await (await ctx.store()).listTenants();
       if (o.json === true) return printJson(tenants.map((t) => ({ name: t.name, createdAt: isoTime(t.createdAt) })));
       printTable(
         [

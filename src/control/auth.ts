@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { DEFAULT_TENANT } from '../model/secrets.js';
-import type { ApiKeysRepo } from '../store/apikeys-repo.js';
+import type { ApiKeyStore } from '../store/store-api.js';
 import { checkLabel } from '../store/validate.js';
 import { ControlError } from './problem.js';
 import type { Caller, RouteMeta } from './route.js';
@@ -14,7 +14,7 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,200})$/;
  * On TCP every route but the public ones needs `Authorization: Bearer <API key>`, and the key's
  * role must be among the route's roles. Unknown paths and methods are refused before anyone is asked.
  */
-export function authenticate(apiKeys: ApiKeysRepo, unix: boolean, req: IncomingMessage, route: RouteMeta): Caller {
+export async function authenticate(apiKeys: ApiKeyStore, unix: boolean, req: IncomingMessage, route: RouteMeta): Promise<Caller> {
   const named = tenantHeader(req);
   if (route.roles === 'public') {
     return { actor: unix ? 'api:unix' : 'api:anonymous', role: unix ? 'admin' : 'auditor', tenant: DEFAULT_TENANT, canReveal: false };
@@ -25,7 +25,7 @@ export function authenticate(apiKeys: ApiKeysRepo, unix: boolean, req: IncomingM
   } else {
     // One Authorization header exactly (rawHeaders: a second one is not hidden by req.headers).
     const m = countHeader(req, 'authorization') === 1 ? BEARER.exec(req.headers.authorization ?? '') : null;
-    const key = m?.[1] === undefined ? undefined : apiKeys.verify(m[1]);
+    const key = m?.[1] === undefined ? undefined : await apiKeys.verify(m[1]);
     if (key === undefined) throw new ControlError('CTL_UNAUTHORIZED');
     caller = { actor: `api:${key.name}`, role: key.role, tenant: key.tenant, canReveal: key.canReveal };
     // A key belongs to one tenant; naming another is refused, not ignored, so the mistake shows.
@@ -36,7 +36,7 @@ export function authenticate(apiKeys: ApiKeysRepo, unix: boolean, req: IncomingM
 }
 
 /** The hook: sets `request.caller` on every routed request; 404s and 405s pass through untouched. */
-export function authHook(apiKeys: ApiKeysRepo, unix: boolean): (request: FastifyRequest) => Promise<void> {
+export function authHook(apiKeys: ApiKeyStore, unix: boolean): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     // Only origin-form: fastify would route `GET http://host/healthz` (a proxy-style request,
     // not for us) by its path.
@@ -47,7 +47,7 @@ export function authHook(apiKeys: ApiKeysRepo, unix: boolean): (request: Fastify
     if (Object.values(params ?? {}).some((v) => v === '')) throw new ControlError('CTL_NOT_FOUND');
     const meta = request.routeOptions.config.control;
     if (meta === undefined) return;
-    request.caller = authenticate(apiKeys, unix, request.raw, meta);
+    request.caller = await authenticate(apiKeys, unix, request.raw, meta);
   };
 }
 

@@ -25,12 +25,14 @@ export type GaugeName =
   | 'cert_cache_size'
   | 'netlog_spool_rows'
   | 'netlog_spool_bytes'
-  | 'netlog_spool_oldest_age_seconds';
+  | 'netlog_spool_oldest_age_seconds'
+  | 'store_snapshot_age_seconds';
 
 const GAUGE_HELP: Record<GaugeName, string> = {
   open_connections: 'Client connections open on the proxy port',
   open_tunnels: 'CONNECT tunnels open (intercepted and passthrough)',
   netlog_queue_depth: 'Network-log rows queued and not yet written',
+  store_snapshot_age_seconds: 'Seconds since the request path\'s store snapshot was last confirmed current (0 on SQLite)',
   cert_cache_size: 'Leaf TLS contexts cached (one per intercepted host)',
   netlog_spool_rows: 'Network-log rows in the on-disk spool, waiting for PostgreSQL',
   netlog_spool_bytes: 'Bytes of the on-disk network-log spool (refusals start at its bound)',

@@ -29,7 +29,7 @@ function mount(app: FastifyInstance, deps: ControlDeps, r: Route): void {
     handler: async (request, reply) => {
       const caller = request.caller;
       if (caller === null) throw new ControlError('CTL_INTERNAL');
-      const store = deps.store.forTenant(caller.tenant);
+      const store = await deps.store.forTenant(caller.tenant);
       const ctx: RouteContext = {
         params: request.params as Record<string, string>,
         query: request.query as Record<string, string | undefined>,
@@ -41,7 +41,7 @@ function mount(app: FastifyInstance, deps: ControlDeps, r: Route): void {
       const errors = failed?.validation as FastifySchemaValidationError[] | undefined;
       const part = failed?.validationContext ?? 'body';
       const refine = r.refine;
-      checkInput(part === 'body' ? ctx.body : ctx.query, errors, part, refine === undefined || part !== 'body' ? undefined : (fields, report) => refine(fields, report, ctx));
+      await checkInput(part === 'body' ? ctx.body : ctx.query, errors, part, refine === undefined || part !== 'body' ? undefined : (fields, report) => refine(fields, report, ctx));
       const out = await r.handle(ctx);
       send(reply, out);
       if (r.mutating) deps.logger.info({ actor: caller.actor, operation: r.operationId, status: out.status }, 'control call');

@@ -1,5 +1,5 @@
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
-import type { Store } from '../store/types.js';
+import type { AsyncStore } from '../store/store-api.js';
 import type { Role } from './wire.js';
 
 /**
@@ -22,7 +22,7 @@ export interface RouteContext<B = Record<string, unknown>, Q = Record<string, st
   body: B;
   caller: Caller;
   /** The store as the caller's tenant sees it: nothing of another tenant is reachable through it. */
-  store: Store;
+  store: AsyncStore;
 }
 
 export type Reply =
@@ -54,7 +54,7 @@ interface Spec<B extends TObject, Q extends TObject> extends RouteMeta {
    * Checks of meaning (names, host patterns, schemes) on the body fields whose type the schema
    * accepted; their problems are reported together with the schema's, in one CTL_INVALID.
    */
-  refine?: (fields: Partial<Static<B>>, report: Report, ctx: RouteContext) => void;
+  refine?: (fields: Partial<Static<B>>, report: Report, ctx: RouteContext) => void | Promise<void>;
   handle(ctx: RouteContext<Static<B>, Static<Q>>): Promise<Reply> | Reply;
 }
 

@@ -2,7 +2,7 @@ import { parseSince } from '../netlog/sanitize.js';
 import type { NetLogQuery } from '../netlog/types.js';
 import { Type, type TString } from '@sinclair/typebox';
 import { DEFAULT_TENANT } from '../model/secrets.js';
-import type { ControlDeps } from './deps.js';
+import type { ControlDeps, StoreHealth } from './deps.js';
 import { querySchema } from './openapi.js';
 import { ControlError } from './problem.js';
 import { route, type Route } from './route.js';
@@ -57,15 +57,12 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
     route({
       method: 'GET', path: '/readyz', roles: 'public', operationId: 'readyz',
       summary: 'Readiness: the proxy listens, the database answers, no shutdown in progress', success: { status: 200, schema: Ref(Health) }, mutating: false,
-      handle: () => {
-        let db = true;
-        try {
-          deps.db.prepare('SELECT 1').get();
-        } catch {
-          db = false;
-        }
+      handle: async () => {
+        const health = deps.storeHealth === undefined ? await pingHealth(deps) : await deps.storeHealth();
+        const db = health.database && health.stale !== true;
         const ready = db && deps.ready();
-        return { status: ready ? 200 : 503, json: { status: ready ? 'ready' : 'not ready', proxy: deps.ready(), database: db } };
+        const snapshot = health.snapshotAgeSeconds === undefined ? {} : { snapshotAgeSeconds: health.snapshotAgeSeconds, stale: health.stale === true };
+        return { status: ready ? 200 : 503, json: { status: ready ? 'ready' : 'not ready', proxy: deps.ready(), database: health.database, ...snapshot } };
       },
     }),
     route({
@@ -85,7 +82,7 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
     route({
       method: 'GET', path: '/v1/ca', roles: ['admin', 'operator', 'auditor'], operationId: 'getCa', query: CA_QUERY,
       summary: 'The standin CA certificate (PEM) that sandboxes must trust', success: { status: 200, media: 'application/x-pem-file' }, mutating: false,
-      handle: (ctx) => ({ status: 200, text: ctx.query.bundle === 'true' ? deps.caBundlePem() : deps.caCertPem, contentType: 'application/x-pem-file' }),
+      handle: async (ctx) => ({ status: 200, text: ctx.query.bundle === 'true' ? deps.caBundlePem() : deps.caCertPem, contentType: 'application/x-pem-file' }),
     }),
     route({
       method: 'GET', path: '/v1/log', roles: ['admin', 'operator', 'auditor'], operationId: 'queryLog', query: LOG_QUERY,
@@ -104,13 +101,22 @@ export function opsRoutes(deps: ControlDeps, openapi: () => unknown): Route[] {
     route({
       method: 'GET', path: '/v1/audit', roles: ['admin', 'auditor'], operationId: 'queryAudit', query: AUDIT_QUERY,
       summary: 'The audit log of secret, sandbox and key changes, oldest first', success: { status: 200, schema: Ref(AuditEntrySchema), array: true }, mutating: false,
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const filter: { limit: number; since?: number } = { limit: upTo('limit', ctx.query.limit, MAX_API_LIMIT) ?? 100 };
         const since = sinceParam(ctx.query.since, clock());
         if (since !== undefined) filter.since = since;
-        const events: AuditEntry[] = ctx.store.listAudit(filter).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+        const events: AuditEntry[] = (await ctx.store.listAudit(filter)).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
         return { status: 200, json: events };
       },
     }),
   ];
+}
+
+async function pingHealth(deps: ControlDeps): Promise<StoreHealth> {
+  try {
+    await deps.store.ping();
+    return { database: true };
+  } catch {
+    return { database: false };
+  }
 }

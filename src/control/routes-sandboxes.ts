@@ -4,7 +4,7 @@ import { checkProxyAddress, sandboxEnv } from '../sandbox-env/env.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { tokenPrefixFor as tokenPrefixOf } from '../providers/catalog.js';
 import { DEFAULT_ENVIRONMENT, type SandboxInfo } from '../model/secrets.js';
-import { type Store } from '../store/types.js';
+import type { AsyncStore } from '../store/store-api.js';
 import { checkEnv, checkLabel, checkName } from '../store/validate.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ControlDeps } from './deps.js';
@@ -76,20 +76,20 @@ export function connectableProxy(address: string): string {
 }
 
 export function sandboxRoutes(deps: ControlDeps): Route[] {
-  const requireSandbox = (store: Store, name: string | undefined): SandboxInfo => {
-    const s = store.getSandbox(name ?? '');
+  const requireSandbox = async (store: AsyncStore, name: string | undefined): Promise<SandboxInfo> => {
+    const s = await store.getSandbox(name ?? '');
     if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such sandbox');
     return s;
   };
-  const meta = (store: Store, s: SandboxInfo): SandboxMeta => ({
+  const meta = async (store: AsyncStore, s: SandboxInfo): Promise<SandboxMeta> => ({
     name: s.name,
     tenant: s.tenant,
     environment: s.environment,
     allowHosts: s.allowHosts,
-    bindings: store.listBindings(s.name).map((b) => ({ env: b.env, secret: b.secretName })),
+    bindings: (await store.listBindings(s.name)).map((b) => ({ env: b.env, secret: b.secretName })),
     createdAt: new Date(s.createdAt).toISOString(),
   });
-  const env = (store: Store, name: string, o: { proxy?: string | undefined; caFile?: string | undefined }): Record<string, string> => {
+  const env = async (store: AsyncStore, name: string, o: { proxy?: string | undefined; caFile?: string | undefined }): Promise<Record<string, string>> => {
     let proxy: string;
     if (o.proxy !== undefined) {
       try {
@@ -107,15 +107,15 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
     }
     return sandboxEnv({
       sandbox: name,
-      proxyKey: store.proxyKey(name),
-      bindings: store.listBindings(name),
+      proxyKey: await store.proxyKey(name),
+      bindings: await store.listBindings(name),
       proxy,
       caBundle: o.caFile ?? deps.caBundlePath,
     });
   };
   // A secret made from a provider preset gets tokens shaped like that provider's keys.
-  const tokenPrefixFor = (store: Store, secretName: string): string | undefined => {
-    const secret = store.getSecret(secretName);
+  const tokenPrefixFor = async (store: AsyncStore, secretName: string): Promise<string | undefined> => {
+    const secret = await store.getSecret(secretName);
     if (secret === undefined) throw new ControlError('CTL_INVALID', `no secret named '${printable(secretName)}'`, [{ field: 'secrets', message: 'names an unknown secret' }]);
     const prefix = tokenPrefixOf(secret.provider);
     return prefix === '' ? undefined : prefix;
@@ -125,12 +125,12 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
     route({
       method: 'GET', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'listSandboxes',
       summary: 'List sandboxes and their bindings (no tokens)', success: { status: 200, schema: Ref(Sandbox), array: true }, mutating: false,
-      handle: (ctx) => ({ status: 200, json: ctx.store.listSandboxes().map((s) => meta(ctx.store, s)) }),
+      handle: async (ctx) => ({ status: 200, json: await Promise.all((await ctx.store.listSandboxes()).map((s) => meta(ctx.store, s))) }),
     }),
     route({
       method: 'POST', path: '/v1/sandboxes', roles: ['admin', 'operator'], operationId: 'createSandbox', body: CREATE_SANDBOX,
       summary: 'Create a sandbox with bindings; returns the environment to start it with', success: { status: 201, schema: Ref(SandboxCreated) }, mutating: true,
-      refine: (f, report, ctx) => {
+      refine: async (f, report, ctx) => {
         const attempt = (field: string, check: () => unknown): void => {
           try {
             check();
@@ -143,34 +143,34 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
         if (f.environment !== undefined) attempt('environment', () => checkLabel('environment', f.environment, DEFAULT_ENVIRONMENT));
         for (const [envName, secretName] of Object.entries(f.secrets ?? {})) {
           attempt('secrets', () => checkEnv(envName));
-          if (ctx.store.getSecret(secretName) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
+          if ((await ctx.store.getSecret(secretName)) === undefined) report('secrets', `no secret named '${printable(secretName)}'`);
         }
       },
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const b = ctx.body;
-        if (ctx.store.getSandbox(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a sandbox with this name exists');
-        const bindings = Object.entries(b.secrets ?? {}).map(([envName, secretName]) => ({ env: envName, secretName, tokenPrefix: tokenPrefixFor(ctx.store, secretName) }));
-        const { sandbox } = ctx.store.createSandbox({
+        if ((await ctx.store.getSandbox(b.name)) !== undefined) throw new ControlError('CTL_CONFLICT', 'a sandbox with this name exists');
+        const bindings = await Promise.all(Object.entries(b.secrets ?? {}).map(async ([envName, secretName]) => ({ env: envName, secretName, tokenPrefix: await tokenPrefixFor(ctx.store, secretName) })));
+        const { sandbox } = await ctx.store.createSandbox({
           name: b.name,
           allowHosts: b.allowHosts ?? [],
           bindings,
           actor: ctx.caller.actor,
           ...(b.environment !== undefined ? { environment: b.environment } : {}),
         });
-        return { status: 201, json: { ...meta(ctx.store, sandbox), env: env(ctx.store, sandbox.name, b) } };
+        return { status: 201, json: { ...(await meta(ctx.store, sandbox)), env: await env(ctx.store, sandbox.name, b) } };
       },
     }),
     route({
       method: 'GET', path: '/v1/sandboxes/:name', roles: ['admin', 'operator'], operationId: 'getSandbox',
       summary: 'One sandbox: egress policy and bindings (no tokens)', success: { status: 200, schema: Ref(Sandbox) }, mutating: false,
-      handle: (ctx) => ({ status: 200, json: meta(ctx.store, requireSandbox(ctx.store, ctx.params.name)) }),
+      handle: async (ctx) => ({ status: 200, json: await meta(ctx.store, await requireSandbox(ctx.store, ctx.params.name)) }),
     }),
     route({
       method: 'GET', path: '/v1/sandboxes/:name/env', roles: ['admin', 'operator'], operationId: 'getSandboxEnv', query: ENV_QUERY,
       summary: 'The environment a sandbox runs with: stand-in tokens, proxy URL with its credential, CA trust', success: { status: 200, schema: Ref(SandboxEnv) }, mutating: false,
-      handle: (ctx) => {
-        const s = requireSandbox(ctx.store, ctx.params.name);
-        return { status: 200, json: env(ctx.store, s.name, ctx.query) };
+      handle: async (ctx) => {
+        const s = await requireSandbox(ctx.store, ctx.params.name);
+        return { status: 200, json: await env(ctx.store, s.name, ctx.query) };
       },
     }),
     route({
@@ -178,41 +178,42 @@ export function sandboxRoutes(deps: ControlDeps): Route[] {
       summary: "Self-test each binding through the gateway as the sandbox: would the swap happen, where, and does the sandbox's CA trust hold (nothing is forwarded)",
       success: { status: 200, schema: CHECK_REPORT }, mutating: false,
       handle: async (ctx) => {
-        const s = requireSandbox(ctx.store, ctx.params.name);
+        const s = await requireSandbox(ctx.store, ctx.params.name);
         const proxy = ctx.body.proxy ?? deps.proxyAddress();
         if (proxy === undefined) throw new ControlError('CTL_NOT_READY', 'the proxy is not listening yet');
-        const bindings = ctx.store.listBindings(s.name).flatMap((b) => {
-          const secret = ctx.store.getSecret(b.secretName);
-          return secret === undefined ? [] : [{ env: b.env, token: b.token, secret }];
-        });
-        const results = await checkBindings({ proxy, sandbox: s.name, proxyKey: ctx.store.proxyKey(s.name), caBundle: ctx.body.caFile ?? deps.caBundlePath }, bindings);
+        const bindings = [];
+        for (const b of await ctx.store.listBindings(s.name)) {
+          const secret = await ctx.store.getSecret(b.secretName);
+          if (secret !== undefined) bindings.push({ env: b.env, token: b.token, secret });
+        }
+        const results = await checkBindings({ proxy, sandbox: s.name, proxyKey: await ctx.store.proxyKey(s.name), caBundle: ctx.body.caFile ?? deps.caBundlePath }, bindings);
         return { status: 200, json: { sandbox: s.name, ok: results.every((r) => r.swapped && r.caTrusted), bindings: results } };
       },
     }),
     route({
       method: 'DELETE', path: '/v1/sandboxes/:name', roles: ['admin', 'operator'], operationId: 'deleteSandbox',
       summary: 'Delete a sandbox; its proxy credential and tokens stop working at once', success: { status: 204 }, mutating: true,
-      handle: (ctx) => {
-        ctx.store.deleteSandbox(requireSandbox(ctx.store, ctx.params.name).name, ctx.caller.actor);
+      handle: async (ctx) => {
+        await ctx.store.deleteSandbox((await requireSandbox(ctx.store, ctx.params.name)).name, ctx.caller.actor);
         return { status: 204 };
       },
     }),
     route({
       method: 'PUT', path: '/v1/sandboxes/:name/bindings/:env', roles: ['admin', 'operator'], operationId: 'bindSecret', body: BIND,
       summary: 'Bind a secret to an env var; a new token replaces any previous one (read it from /env)', success: { status: 200, schema: Ref(Sandbox) }, mutating: true,
-      handle: (ctx) => {
-        const s = requireSandbox(ctx.store, ctx.params.name);
-        ctx.store.bind(s.name, ctx.params.env ?? '', ctx.body.secret, ctx.caller.actor, tokenPrefixFor(ctx.store, ctx.body.secret));
-        return { status: 200, json: meta(ctx.store, s) };
+      handle: async (ctx) => {
+        const s = await requireSandbox(ctx.store, ctx.params.name);
+        await ctx.store.bind(s.name, ctx.params.env ?? '', ctx.body.secret, ctx.caller.actor, await tokenPrefixFor(ctx.store, ctx.body.secret));
+        return { status: 200, json: await meta(ctx.store, s) };
       },
     }),
     route({
       method: 'DELETE', path: '/v1/sandboxes/:name/bindings/:env', roles: ['admin', 'operator'], operationId: 'unbindSecret',
       summary: 'Remove a binding; its token stops working at once', success: { status: 200, schema: Ref(Sandbox) }, mutating: true,
-      handle: (ctx) => {
-        const s = requireSandbox(ctx.store, ctx.params.name);
-        ctx.store.unbind(s.name, ctx.params.env ?? '', ctx.caller.actor);
-        return { status: 200, json: meta(ctx.store, s) };
+      handle: async (ctx) => {
+        const s = await requireSandbox(ctx.store, ctx.params.name);
+        await ctx.store.unbind(s.name, ctx.params.env ?? '', ctx.caller.actor);
+        return { status: 200, json: await meta(ctx.store, s) };
       },
     }),
   ];

@@ -2,7 +2,7 @@ import { parseHostPattern } from '../policy/host-pattern.js';
 import { findProvider, listProviders } from '../providers/catalog.js';
 import { SecretValue } from '../secret-value.js';
 import { DEFAULT_ENVIRONMENT, type SchemeSpec, type SecretInfo } from '../model/secrets.js';
-import { type Store } from '../store/types.js';
+import type { AsyncStore } from '../store/store-api.js';
 import { checkLabel, checkName } from '../store/validate.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../swap/scheme-spec.js';
 import { Type } from '@sinclair/typebox';
@@ -65,8 +65,8 @@ function providerMeta(p: ReturnType<typeof listProviders>[number]): ProviderMeta
   return { id: p.id, name: p.name, scheme: formatSchemeSpec(p.scheme), hosts: p.hosts, env: p.env, tokenPrefix: p.tokenPrefix, docs: p.docs };
 }
 
-function requireSecret(store: Store, name: string | undefined): SecretInfo {
-  const s = store.getSecret(name ?? '');
+async function requireSecret(store: AsyncStore, name: string | undefined): Promise<SecretInfo> {
+  const s = await store.getSecret(name ?? '');
   if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such secret');
   return s;
 }
@@ -125,7 +125,7 @@ export function secretRoutes(): Route[] {
     route({
       method: 'GET', path: '/v1/secrets', roles: ['admin', 'operator'], operationId: 'listSecrets',
       summary: 'List secrets (metadata only, never values)', success: { status: 200, schema: Ref(Secret), array: true }, mutating: false,
-      handle: (ctx) => ({ status: 200, json: ctx.store.listSecrets().map(secretMeta) }),
+      handle: async (ctx) => ({ status: 200, json: (await ctx.store.listSecrets()).map(secretMeta) }),
     }),
     route({
       method: 'POST', path: '/v1/secrets', roles: ['admin'], operationId: 'createSecret', body: CREATE_SECRET,
@@ -135,11 +135,11 @@ export function secretRoutes(): Route[] {
         secretShape(f, report);
         if (f.environment !== undefined) checkEnvironment(f.environment, report);
       },
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const b = ctx.body;
         const shape = secretShape(b);
-        if (ctx.store.getSecret(b.name) !== undefined) throw new ControlError('CTL_CONFLICT', 'a secret with this name exists');
-        const info = ctx.store.createSecret({
+        if ((await ctx.store.getSecret(b.name)) !== undefined) throw new ControlError('CTL_CONFLICT', 'a secret with this name exists');
+        const info = await ctx.store.createSecret({
           name: b.name,
           ...shape,
           value: new SecretValue(b.value),
@@ -152,7 +152,7 @@ export function secretRoutes(): Route[] {
     route({
       method: 'GET', path: '/v1/secrets/:name', roles: ['admin', 'operator'], operationId: 'getSecret',
       summary: 'One secret\'s metadata and kept versions', success: { status: 200, schema: Ref(Secret) }, mutating: false,
-      handle: (ctx) => ({ status: 200, json: secretMeta(requireSecret(ctx.store, ctx.params.name)) }),
+      handle: async (ctx) => ({ status: 200, json: secretMeta(await requireSecret(ctx.store, ctx.params.name)) }),
     }),
     route({
       method: 'POST', path: '/v1/secrets/:name/rotate', roles: ['admin', 'operator'], operationId: 'rotateSecret', body: ROTATE_SECRET,
@@ -160,11 +160,11 @@ export function secretRoutes(): Route[] {
       refine: (f, report) => {
         if (f.environment !== undefined) checkEnvironment(f.environment, report);
       },
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const b = ctx.body;
-        const s = requireSecret(ctx.store, ctx.params.name);
-        ctx.store.rotateSecret(s.name, new SecretValue(b.value), ctx.caller.actor, b.environment !== undefined ? { environment: b.environment } : {});
-        return { status: 200, json: secretMeta(requireSecret(ctx.store, s.name)) };
+        const s = await requireSecret(ctx.store, ctx.params.name);
+        await ctx.store.rotateSecret(s.name, new SecretValue(b.value), ctx.caller.actor, b.environment !== undefined ? { environment: b.environment } : {});
+        return { status: 200, json: secretMeta(await requireSecret(ctx.store, s.name)) };
       },
     }),
     route({
@@ -173,10 +173,10 @@ export function secretRoutes(): Route[] {
       refine: (f, report) => {
         if (f.environment !== undefined) checkEnvironment(f.environment, report);
       },
-      handle: (ctx) => {
-        const s = requireSecret(ctx.store, ctx.params.name);
-        ctx.store.rollbackSecret(s.name, ctx.caller.actor, ctx.body.environment);
-        return { status: 200, json: secretMeta(requireSecret(ctx.store, s.name)) };
+      handle: async (ctx) => {
+        const s = await requireSecret(ctx.store, ctx.params.name);
+        await ctx.store.rollbackSecret(s.name, ctx.caller.actor, ctx.body.environment);
+        return { status: 200, json: secretMeta(await requireSecret(ctx.store, s.name)) };
       },
     }),
     route({
@@ -186,16 +186,16 @@ export function secretRoutes(): Route[] {
         if (f.reason !== undefined && f.reason.trim().length < 8) report('reason', 'must say why, in at least 8 characters');
         if (f.environment !== undefined) checkEnvironment(f.environment, report);
       },
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const b = ctx.body;
         const environment = checkLabel('environment', b.environment, DEFAULT_ENVIRONMENT);
         const reason = b.reason.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
-        const s = ctx.store.getSecret(ctx.params.name ?? '');
+        const s = await ctx.store.getSecret(ctx.params.name ?? '');
         const version = s?.environments.find((e) => e.name === environment)?.currentVersion;
         // Every attempt is recorded, allowed or not, before anything else can fail.
         const allowed = ctx.caller.canReveal && version !== undefined;
         const target = s?.name ?? String(ctx.params.name).replace(/[^\x21-\x7e]/g, '?').slice(0, 63);
-        ctx.store.audit(ctx.caller.actor, 'secret.reveal', target, {
+        await ctx.store.audit(ctx.caller.actor, 'secret.reveal', target, {
           reason,
           environment,
           ...(version !== undefined ? { version } : {}),
@@ -207,16 +207,16 @@ export function secretRoutes(): Route[] {
         }
         if (s === undefined) throw new ControlError('CTL_NOT_FOUND', 'no such secret');
         if (version === undefined) throw new ControlError('CTL_NOT_FOUND', 'the secret has no value in this environment');
-        const value = ctx.store.secretValue(s.id, version).expose();
+        const value = (await ctx.store.secretValue(s.id, version)).expose();
         return { status: 200, json: { name: s.name, environment, version, value } };
       },
     }),
     route({
       method: 'DELETE', path: '/v1/secrets/:name', roles: ['admin'], operationId: 'deleteSecret',
       summary: 'Delete a secret, its versions and every binding that uses it', success: { status: 204 }, mutating: true,
-      handle: (ctx) => {
-        const s = requireSecret(ctx.store, ctx.params.name);
-        ctx.store.deleteSecret(s.name, ctx.caller.actor);
+      handle: async (ctx) => {
+        const s = await requireSecret(ctx.store, ctx.params.name);
+        await ctx.store.deleteSecret(s.name, ctx.caller.actor);
         return { status: 204 };
       },
     }),

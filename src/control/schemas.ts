@@ -26,7 +26,17 @@ export function Ref<T extends TSchema>(schema: T): TUnsafe<Static<T>> {
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
 }
 
-export const Health = Type.Object({ status: Str, proxy: Type.Optional(Type.Boolean()), database: Type.Optional(Type.Boolean()) }, { $id: 'Health' });
+export const Health = Type.Object(
+  {
+    status: Str,
+    proxy: Type.Optional(Type.Boolean()),
+    database: Type.Optional(Type.Boolean()),
+    // A gateway on PostgreSQL: how old its store snapshot is, and whether swaps are refused for it.
+    snapshotAgeSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+    stale: Type.Optional(Type.Boolean()),
+  },
+  { $id: 'Health' },
+);
 
 export const Provider = Type.Object({ id: Str, name: Str, scheme: Str, hosts: Strs, env: Str, tokenPrefix: Str, docs: Str }, { $id: 'Provider' });
 

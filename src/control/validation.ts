@@ -67,18 +67,18 @@ export function schemaProblems(errors: readonly FastifySchemaValidationError[], 
  * Throws one CTL_INVALID with the schema's problems and those `refine` reports on the fields the
  * schema accepted; returns when there are none.
  */
-export function checkInput(
+export async function checkInput(
   input: unknown,
   errors: readonly FastifySchemaValidationError[] | undefined,
   part: string,
-  refine?: (fields: Record<string, unknown>, report: Report) => void,
-): void {
+  refine?: (fields: Record<string, unknown>, report: Report) => void | Promise<void>,
+): Promise<void> {
   const found = schemaProblems(errors ?? [], part);
   if (found.notAnObject) throw new ControlError('CTL_INVALID', `request ${part === 'querystring' ? 'query' : part} must be a JSON object`, found.problems);
   const problems = [...found.problems];
   if (refine !== undefined && typeof input === 'object' && input !== null) {
     const fields = Object.fromEntries(Object.entries(input).filter(([k]) => !found.fields.has(k)));
-    refine(fields, (field, message) => void problems.push({ field, message }));
+    await refine(fields, (field, message) => void problems.push({ field, message }));
   }
   if (problems.length > 0) throw invalid(problems);
 }

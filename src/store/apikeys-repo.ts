@@ -26,12 +26,12 @@ export interface ApiKeyInfo {
   revokedAt: number | null;
 }
 
-interface Row {
+export interface ApiKeyRow {
   id: string;
   name: string;
   role: string;
   tenant: string;
-  can_reveal: number;
+  can_reveal: number | boolean;
   key_hash: Buffer;
   created_at: number;
   last_used_at: number | null;
@@ -55,12 +55,12 @@ function sha256(s: string): Buffer {
 export class ApiKeysRepo {
   readonly #clock: () => number;
   readonly #insert: Statement<[string, string, string, string, number, Buffer, number]>;
-  readonly #byId: Statement<[string], Row>;
-  readonly #activeByName: Statement<[string], Row>;
-  readonly #list: Statement<[], Row>;
+  readonly #byId: Statement<[string], ApiKeyRow>;
+  readonly #activeByName: Statement<[string], ApiKeyRow>;
+  readonly #list: Statement<[], ApiKeyRow>;
   readonly #revoke: Statement<[number, string]>;
   readonly #touch: Statement<[number, string]>;
-  readonly #dummy = sha256(`sak_${'0'.repeat(16)}_${randomBytes(20).toString('hex')}`);
+  readonly #dummy = dummyKeyHash();
 
   constructor(db: Db, clock: () => number = Date.now) {
     this.#clock = clock;
@@ -77,23 +77,16 @@ export class ApiKeysRepo {
    * time the plaintext exists outside the caller.
    */
   create(name: string, role: ApiKeyRole, options: { tenant?: string; canReveal?: boolean } = {}): { info: ApiKeyInfo; key: string } {
-    const tenant = options.tenant ?? DEFAULT_TENANT;
-    const canReveal = options.canReveal === true;
-    const n = typeof name === 'string' ? name.trim() : '';
-    if (!NAME.test(n)) throw new UsageError(`invalid API key name '${printable(n)}': use 1-63 letters, digits, '.', '_' or '-'`);
-    if (!isApiKeyRole(role)) throw new UsageError(`invalid role '${printable(String(role))}': use ${API_KEY_ROLES.join(', ')}`);
+    const n = checkApiKeyInput(name, role);
     if (this.#activeByName.get(n) !== undefined) throw new UsageError(`API key '${n}' already exists`);
-    const idHex = randomBytes(8).toString('hex');
-    let secret = '';
-    for (let i = 0; i < 40; i++) secret += BASE62[randomInt(BASE62.length)];
-    const key = `sak_${idHex}_${secret}`;
-    const now = this.#clock();
-    this.#insert.run(`key_${idHex}`, n, role, tenant, canReveal ? 1 : 0, sha256(key), now);
-    return { info: { id: `key_${idHex}`, name: n, role, tenant, canReveal, createdAt: now, lastUsedAt: null, revokedAt: null }, key };
+    const made = newApiKey(n, role, options, this.#clock());
+    const i = made.info;
+    this.#insert.run(i.id, i.name, i.role, i.tenant, i.canReveal ? 1 : 0, made.hash, i.createdAt);
+    return { info: i, key: made.key };
   }
 
   list(): ApiKeyInfo[] {
-    return this.#list.all().map(toInfo);
+    return this.#list.all().map(toApiKeyInfo);
   }
 
   /** Revokes the active key of that name; it stops working on the next request. */
@@ -102,35 +95,72 @@ export class ApiKeysRepo {
     if (row === undefined) throw new UsageError(`no API key named '${printable(String(name))}'`);
     const now = this.#clock();
     this.#revoke.run(now, row.id);
-    return { ...toInfo(row), revokedAt: now };
+    return { ...toApiKeyInfo(row), revokedAt: now };
   }
 
   /** The active key's metadata when `presented` is exactly one; undefined otherwise. */
   verify(presented: string): ApiKeyInfo | undefined {
-    const m = KEY.exec(presented);
-    const row = m === null ? undefined : this.#byId.get(`key_${m[1]}`);
-    const expected = row?.key_hash.length === 32 ? row.key_hash : this.#dummy;
-    const match = timingSafeEqual(sha256(presented), expected);
-    if (!match || row === undefined || !isApiKeyRole(row.role)) return undefined;
+    const id = apiKeyId(presented);
+    const row = id === undefined ? undefined : this.#byId.get(id);
+    if (!keyMatches(presented, row, this.#dummy) || row === undefined) return undefined;
     const now = this.#clock();
-    if (row.last_used_at === null || now - row.last_used_at > TOUCH_EVERY_MS) {
+    if (needsTouch(row, now)) {
       try {
         this.#touch.run(now, row.id);
       } catch {
         // A busy database must not turn a valid key away.
       }
     }
-    return toInfo(row);
+    return toApiKeyInfo(row);
   }
 }
 
-function toInfo(r: Row): ApiKeyInfo {
+/** A checked, trimmed key name; UsageError for a bad name or role. */
+export function checkApiKeyInput(name: string, role: ApiKeyRole): string {
+  const n = typeof name === 'string' ? name.trim() : '';
+  if (!NAME.test(n)) throw new UsageError(`invalid API key name '${printable(n)}': use 1-63 letters, digits, '.', '_' or '-'`);
+  if (!isApiKeyRole(role)) throw new UsageError(`invalid role '${printable(String(role))}': use ${API_KEY_ROLES.join(', ')}`);
+  return n;
+}
+
+/** A new key and the row that stores it (its sha256, never the key). */
+export function newApiKey(name: string, role: ApiKeyRole, options: { tenant?: string; canReveal?: boolean }, now: number): { info: ApiKeyInfo; key: string; hash: Buffer } {
+  const idHex = randomBytes(8).toString('hex');
+  let secret = '';
+  for (let i = 0; i < 40; i++) secret += BASE62[randomInt(BASE62.length)];
+  const key = `sak_${idHex}_${secret}`;
+  const info: ApiKeyInfo = { id: `key_${idHex}`, name, role, tenant: options.tenant ?? DEFAULT_TENANT, canReveal: options.canReveal === true, createdAt: now, lastUsedAt: null, revokedAt: null };
+  return { info, key, hash: sha256(key) };
+}
+
+/** The row id a presented key names, if it has a key's shape. */
+export function apiKeyId(presented: string): string | undefined {
+  const m = KEY.exec(presented);
+  return m === null ? undefined : `key_${m[1]}`;
+}
+
+/** Constant-time check of a presented key against its row (a dummy hash when there is none). */
+export function keyMatches(presented: string, row: ApiKeyRow | undefined, dummy: Buffer): boolean {
+  const expected = row?.key_hash.length === 32 ? row.key_hash : dummy;
+  const match = timingSafeEqual(sha256(presented), expected);
+  return match && row !== undefined && isApiKeyRole(row.role);
+}
+
+export function needsTouch(row: ApiKeyRow, now: number): boolean {
+  return row.last_used_at === null || now - row.last_used_at > TOUCH_EVERY_MS;
+}
+
+export function dummyKeyHash(): Buffer {
+  return sha256(`sak_${'0'.repeat(16)}_${randomBytes(20).toString('hex')}`);
+}
+
+export function toApiKeyInfo(r: ApiKeyRow): ApiKeyInfo {
   return {
     id: r.id,
     name: r.name,
     role: isApiKeyRole(r.role) ? r.role : 'auditor',
     tenant: r.tenant,
-    canReveal: r.can_reveal === 1,
+    canReveal: r.can_reveal === 1 || r.can_reveal === true,
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,

@@ -4,7 +4,7 @@ import type { Db } from './database.js';
 import type { AuditEvent, AuditFilter } from './types.js';
 import { checkActor } from './validate.js';
 
-interface AuditRow {
+export interface AuditRow {
   id: number;
   at: number;
   tenant: string;
@@ -48,35 +48,35 @@ export class AuditRepo {
 
   /** Events of `tenant`, or of every tenant with `filter.allTenants`. */
   list(tenant: string, filter: AuditFilter = {}): AuditEvent[] {
-    const { limit, since } = filter;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new UsageError('audit limit must be a non-negative integer');
-    }
-    if (since !== undefined && !Number.isFinite(since)) throw new UsageError('audit since must be a time');
-    const action = text(filter.action, 'action');
-    const prefix = action?.endsWith('*') === true ? action.slice(0, -1) : null;
-    const rows = this.#list.all({
-      since: since ?? Number.MIN_SAFE_INTEGER,
-      tenant: filter.allTenants === true ? null : tenant,
-      limit: limit ?? -1,
-      action: prefix === null ? action : null,
-      actionPrefix: prefix,
-      target: text(filter.target, 'target'),
-      actor: text(filter.actor, 'actor'),
-    });
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      tenant: r.tenant,
-      actor: r.actor,
-      action: r.action,
-      target: r.target,
-      detail: parseDetail(r.detail),
-    }));
+    return this.#list.all(auditParams(tenant, filter)).map(toAuditEvent);
   }
 }
 
-interface AuditParams {
+/** The checked parameters of an audit query (both backends run the same filter). */
+export function auditParams(tenant: string, filter: AuditFilter = {}): AuditParams {
+  const { limit, since } = filter;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new UsageError('audit limit must be a non-negative integer');
+  }
+  if (since !== undefined && !Number.isFinite(since)) throw new UsageError('audit since must be a time');
+  const action = text(filter.action, 'action');
+  const prefix = action?.endsWith('*') === true ? action.slice(0, -1) : null;
+  return {
+    since: since ?? Number.MIN_SAFE_INTEGER,
+    tenant: filter.allTenants === true ? null : tenant,
+    limit: limit ?? -1,
+    action: prefix === null ? action : null,
+    actionPrefix: prefix,
+    target: text(filter.target, 'target'),
+    actor: text(filter.actor, 'actor'),
+  };
+}
+
+export function toAuditEvent(r: AuditRow): AuditEvent {
+  return { id: r.id, at: r.at, tenant: r.tenant, actor: r.actor, action: r.action, target: r.target, detail: parseDetail(r.detail) };
+}
+
+export interface AuditParams {
   since: number;
   tenant: string | null;
   limit: number;

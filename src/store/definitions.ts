@@ -1,5 +1,5 @@
 import type { SchemeSpec } from '../model/secrets.js';
-import type { Store } from './types.js';
+import type { AsyncStore } from './store-api.js';
 
 /**
  * Secret definitions and sandbox bindings as a portable JSON document: references, never values.
@@ -30,10 +30,10 @@ export interface Definitions {
   sandboxes: SandboxDefinition[];
 }
 
-export function exportDefinitions(store: Store, formatScheme: (s: SchemeSpec) => string): Definitions {
+export async function exportDefinitions(store: AsyncStore, formatScheme: (s: SchemeSpec) => string): Promise<Definitions> {
   return {
     version: 1,
-    secrets: store.listSecrets().map((s) => ({
+    secrets: (await store.listSecrets()).map((s) => ({
       name: s.name,
       scheme: formatScheme(s.scheme),
       hosts: s.hosts,
@@ -41,12 +41,14 @@ export function exportDefinitions(store: Store, formatScheme: (s: SchemeSpec) =>
       ...(s.keepVersions !== undefined ? { keepVersions: s.keepVersions } : {}),
       environments: s.environments.map((e) => e.name),
     })),
-    sandboxes: store.listSandboxes().map((x) => ({
-      name: x.name,
-      environment: x.environment,
-      allowHosts: x.allowHosts,
-      bindings: Object.fromEntries(store.listBindings(x.name).map((b) => [b.env, b.secretName])),
-    })),
+    sandboxes: await Promise.all(
+      (await store.listSandboxes()).map(async (x) => ({
+        name: x.name,
+        environment: x.environment,
+        allowHosts: x.allowHosts,
+        bindings: Object.fromEntries((await store.listBindings(x.name)).map((b) => [b.env, b.secretName])),
+      })),
+    ),
   };
 }
 

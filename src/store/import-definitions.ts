@@ -1,6 +1,6 @@
 import type { Definitions } from './definitions.js';
 import { DEFAULT_ENVIRONMENT, type SchemeSpec } from '../model/secrets.js';
-import { type Store } from './types.js';
+import type { AsyncStore } from './store-api.js';
 import { checkLabel } from './validate.js';
 
 /**
@@ -31,10 +31,10 @@ export function isShortfall(item: ImportItem): boolean {
   return item.kind === 'secret-missing' || item.kind === 'binding-skipped' || item.kind === 'secret-differs' || item.kind === 'sandbox-allow-hosts-differ';
 }
 
-export function importDefinitions(store: Store, defs: Definitions, actor: string, hooks: ImportHooks): ImportItem[] {
+export async function importDefinitions(store: AsyncStore, defs: Definitions, actor: string, hooks: ImportHooks): Promise<ImportItem[]> {
   const items: ImportItem[] = [];
   for (const s of defs.secrets) {
-    const existing = store.getSecret(s.name);
+    const existing = await store.getSecret(s.name);
     if (existing === undefined) {
       items.push({ kind: 'secret-missing', name: s.name, scheme: hooks.normalizeScheme(s.scheme), hosts: s.hosts, provider: s.provider ?? null });
       continue;
@@ -51,9 +51,9 @@ export function importDefinitions(store: Store, defs: Definitions, actor: string
   for (const x of defs.sandboxes) {
     const wanted = Object.entries(x.bindings ?? {});
     const allowHosts = x.allowHosts ?? [];
-    const environment = store.getSandbox(x.name)?.environment ?? checkLabel('environment', x.environment, DEFAULT_ENVIRONMENT);
-    const usable = (env: string, secret: string, sandbox: string): boolean => {
-      const found = store.getSecret(secret);
+    const environment = (await store.getSandbox(x.name))?.environment ?? checkLabel('environment', x.environment, DEFAULT_ENVIRONMENT);
+    const usable = async (env: string, secret: string, sandbox: string): Promise<boolean> => {
+      const found = await store.getSecret(secret);
       if (found === undefined) {
         items.push({ kind: 'binding-skipped', sandbox, env, secret, why: 'secret missing' });
         return false;
@@ -64,12 +64,13 @@ export function importDefinitions(store: Store, defs: Definitions, actor: string
       }
       return true;
     };
-    const present = store.getSandbox(x.name);
+    const present = await store.getSandbox(x.name);
     if (present === undefined) {
-      const bindings = wanted
-        .filter(([env, secret]) => usable(env, secret, x.name))
-        .map(([env, secretName]) => ({ env, secretName, tokenPrefix: prefix(store, secretName, hooks) }));
-      const { sandbox } = store.createSandbox({
+      const bindings: { env: string; secretName: string; tokenPrefix: string | undefined }[] = [];
+      for (const [env, secretName] of wanted) {
+        if (await usable(env, secretName, x.name)) bindings.push({ env, secretName, tokenPrefix: await prefix(store, secretName, hooks) });
+      }
+      const { sandbox } = await store.createSandbox({
         name: x.name,
         allowHosts,
         bindings,
@@ -84,7 +85,7 @@ export function importDefinitions(store: Store, defs: Definitions, actor: string
     if (norm(present.allowHosts).join(',') !== norm(allowHosts).join(',')) {
       items.push({ kind: 'sandbox-allow-hosts-differ', name: present.name, existing: present.allowHosts, imported: allowHosts });
     }
-    const bound = new Map(store.listBindings(present.name).map((b) => [b.env, b.secretName.toLowerCase()]));
+    const bound = new Map((await store.listBindings(present.name)).map((b) => [b.env, b.secretName.toLowerCase()]));
     for (const [env, secret] of wanted) {
       const current = bound.get(env);
       if (current === secret.trim().toLowerCase()) continue;
@@ -92,15 +93,15 @@ export function importDefinitions(store: Store, defs: Definitions, actor: string
         items.push({ kind: 'binding-skipped', sandbox: present.name, env, secret, why: 'bound to another secret' });
         continue;
       }
-      if (!usable(env, secret, present.name)) continue;
-      const b = store.bind(present.name, env, secret, actor, prefix(store, secret, hooks));
+      if (!(await usable(env, secret, present.name))) continue;
+      const b = await store.bind(present.name, env, secret, actor, await prefix(store, secret, hooks));
       items.push({ kind: 'binding-added', sandbox: present.name, env: b.env, secret: b.secretName });
     }
   }
   return items;
 }
 
-function prefix(store: Store, secretName: string, hooks: ImportHooks): string | undefined {
-  const p = hooks.tokenPrefixFor(store.getSecret(secretName)?.provider ?? null);
+async function prefix(store: AsyncStore, secretName: string, hooks: ImportHooks): Promise<string | undefined> {
+  const p = hooks.tokenPrefixFor((await store.getSecret(secretName))?.provider ?? null);
   return p === '' ? undefined : p;
 }

@@ -14,7 +14,7 @@ export interface AccessTokenDeps {
    * Stores a replaced value as a new version if `fromVersion` is still current (Store.
    * rotateSecretIfCurrent); the new version, or undefined when the secret moved on.
    */
-  persist(secretId: string, environment: string, fromVersion: number, value: string): number | undefined;
+  persist(secretId: string, environment: string, fromVersion: number, value: string): Promise<number | undefined> | number | undefined;
   clock(): number;
   /** Told (without values) when a rotated value could not be stored. */
   warn(message: string, fields: Record<string, unknown>): void;
@@ -85,7 +85,7 @@ export class AccessTokens implements AccessTokenSource {
     const entry: Entry = { accessToken: answer.accessToken, refreshAt: 0, versions: new Set([ref.version]), value };
     if (config.refreshToken !== undefined && answer.refreshToken !== undefined && answer.refreshToken !== config.refreshToken) {
       entry.value = withRefreshToken(value, answer.refreshToken);
-      this.#store(ref, entry);
+      await this.#store(ref, entry);
     }
     const lifetime = answer.expiresInMs ?? DEFAULT_LIFETIME_MS;
     entry.refreshAt = started + lifetime - Math.min(lifetime * MARGIN_SHARE, MAX_MARGIN_MS);
@@ -93,9 +93,9 @@ export class AccessTokens implements AccessTokenSource {
     return entry;
   }
 
-  #store(ref: CredentialRef, entry: Entry): void {
+  async #store(ref: CredentialRef, entry: Entry): Promise<void> {
     try {
-      const next = this.deps.persist(ref.secretId, ref.environment, ref.version, entry.value);
+      const next = await this.deps.persist(ref.secretId, ref.environment, ref.version, entry.value);
       if (next !== undefined) entry.versions.add(next);
       else this.deps.warn('rotated refresh token not stored: the secret changed meanwhile', { secretId: ref.secretId, environment: ref.environment });
     } catch {

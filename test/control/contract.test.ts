@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
 import { Metrics } from '../../src/control/metrics.js';
 import { startControlServer, type ControlServer } from '../../src/control/server.js';
-import { ApiKeysRepo } from '../../src/store/apikeys-repo.js';
+import { SqliteAsyncStore } from '../../src/store/sqlite-async-store.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { call, jsonBody, type Reply, type Target } from './http.js';
@@ -37,12 +37,12 @@ const logs: string[] = [];
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'standin-contract-'));
   db = openDatabase(join(home, 'standin.db'));
-  const store = new SqliteStore(db, randomBytes(32));
-  store.createTenant('team-c', 'test');
-  const apiKeys = new ApiKeysRepo(db);
-  for (const role of ['admin', 'operator', 'auditor'] as const) keys[role] = apiKeys.create(`${role}-key`, role).key;
-  keys.glass = apiKeys.create('glass', 'auditor', { canReveal: true }).key;
-  keys.teamAdmin = apiKeys.create('team-admin', 'admin', { tenant: 'team-c' }).key;
+  const store = new SqliteAsyncStore(new SqliteStore(db, randomBytes(32)), db);
+  await store.createTenant('team-c', 'test');
+  const apiKeys = store.apiKeys;
+  for (const role of ['admin', 'operator', 'auditor'] as const) keys[role] = (await apiKeys.create(`${role}-key`, role)).key;
+  keys.glass = (await apiKeys.create('glass', 'auditor', { canReveal: true })).key;
+  keys.teamAdmin = (await apiKeys.create('team-admin', 'admin', { tenant: 'team-c' })).key;
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       logs.push(chunk.toString('utf8'));

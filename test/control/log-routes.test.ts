@@ -9,7 +9,7 @@ import { Metrics } from '../../src/control/metrics.js';
 import { startControlServer, type ControlServer } from '../../src/control/server.js';
 import { createNetLogWriter } from '../../src/netlog/writer.js';
 import type { NetLogRow } from '../../src/netlog/types.js';
-import { ApiKeysRepo } from '../../src/store/apikeys-repo.js';
+import { SqliteAsyncStore } from '../../src/store/sqlite-async-store.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { call, type Target } from './http.js';
@@ -35,11 +35,11 @@ function row(i: number, extra: Partial<NetLogRow> = {}): NetLogRow {
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'standin-logroutes-'));
   db = openDatabase(join(home, 'standin.db'));
-  const store = new SqliteStore(db, randomBytes(32));
-  store.createTenant('team-c', 'test');
-  const apiKeys = new ApiKeysRepo(db);
-  keys.auditor = apiKeys.create('auditor-key', 'auditor').key;
-  keys.team = apiKeys.create('team-auditor', 'auditor', { tenant: 'team-c' }).key;
+  const store = new SqliteAsyncStore(new SqliteStore(db, randomBytes(32)), db);
+  await store.createTenant('team-c', 'test');
+  const apiKeys = store.apiKeys;
+  keys.auditor = (await apiKeys.create('auditor-key', 'auditor')).key;
+  keys.team = (await apiKeys.create('team-auditor', 'auditor', { tenant: 'team-c' })).key;
   const w = createNetLogWriter(db);
   w.record(row(1, { decision: 'swapped', secrets: ['openai@2'] }));
   w.record(row(2, { host: 'evil.test', status: 403, decision: 'token_misuse', secrets: ['openai@2'], errorCode: 'GW_TOKEN_SCOPE' }));

@@ -38,16 +38,16 @@ export interface ServeProcess {
  * (`--workers 1`) unless the test passes its own `--workers`: tests that read the gateway's memory
  * or kill it by pid mean that one process (test/e2e/workers.test.ts covers several).
  */
-export async function startServe(upstreamPort: number, hosts: string[], extraArgs: string[] = [], existingHome?: string): Promise<ServeProcess> {
+export async function startServe(upstreamPort: number, hosts: string[], extraArgs: string[] = [], existingHome?: string, env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   // An existing home: the same gateway started again (after a stop or a crash).
   const home = existingHome ?? mkdtempSync(join(tmpdir(), 'standin-e2e-'));
   if (existingHome === undefined) {
-    const init = standin(home, ['init']);
+    const init = standin(home, ['init'], undefined, env);
     if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   }
   const workers = extraArgs.includes('--workers') ? [] : ['--workers', '1'];
   const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', TEST_CA, '--allow-dest', `127.0.0.1:${upstreamPort}`, ...hosts.flatMap((h) => ['--resolve', `${h}=127.0.0.1`]), ...workers, ...extraArgs];
-  const child = spawn(process.execPath, args, { env: { ...process.env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { env: { ...process.env, STANDIN_HOME: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
@@ -63,7 +63,7 @@ export async function startServe(upstreamPort: number, hosts: string[], extraArg
     });
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });
-  const cli = (a: string[], input?: string): CliResult => standin(home, a, input);
+  const cli = (a: string[], input?: string): CliResult => standin(home, a, input, env);
   return {
     home,
     proxy,

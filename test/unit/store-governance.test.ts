@@ -12,6 +12,7 @@ import { openDatabase, type Db } from '../../src/store/database.js';
 import { exportDefinitions, definitionProblems } from '../../src/store/definitions.js';
 import { importDefinitions, isShortfall } from '../../src/store/import-definitions.js';
 import { keyInUse, reencryptAll } from '../../src/store/rekey.js';
+import { SqliteAsyncStore } from '../../src/store/sqlite-async-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { secretUsage } from '../../src/store/usage.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../../src/swap/scheme-spec.js';
@@ -156,11 +157,11 @@ describe('secret usage from the network log', () => {
 describe('export and import of definitions', () => {
   const hooks = { formatScheme: formatSchemeSpec, normalizeScheme: (t: string) => formatSchemeSpec(parseSchemeSpec(t)), tokenPrefixFor };
 
-  it('exports references only and imports what is missing into another store', () => {
+  it('exports references only and imports what is missing into another store', async () => {
     create('openai', { provider: 'openai', value: v('sk-PLANTED-export') });
     create('gh', { scheme: parseSchemeSpec('bearer,basic:x-access-token') });
     store.createSandbox({ name: 'agent', allowHosts: ['api.example.com'], bindings: [{ env: 'OPENAI_API_KEY', secretName: 'openai' }, { env: 'GH', secretName: 'gh' }], actor: 'x' });
-    const defs = exportDefinitions(store, formatSchemeSpec);
+    const defs = await exportDefinitions(new SqliteAsyncStore(store, db), formatSchemeSpec);
     expect(JSON.stringify(defs)).not.toContain('PLANTED');
     expect(JSON.stringify(defs)).not.toContain('standin_');
     expect(definitionProblems(defs)).toEqual([]);
@@ -171,14 +172,14 @@ describe('export and import of definitions', () => {
     const other = new SqliteStore(db2, randomBytes(32));
     try {
       other.createSecret({ name: 'openai', scheme: { kind: 'bearer' }, hosts: ['api.openai.com'], provider: 'openai', value: v('x'), actor: 'x' });
-      const first = importDefinitions(other, defs, 'cli:import', hooks);
+      const first = await importDefinitions(new SqliteAsyncStore(other, db2), defs, 'cli:import', hooks);
       expect(first.filter(isShortfall).map((i) => i.kind).sort()).toEqual(['binding-skipped', 'secret-differs', 'secret-missing']);
       const b = other.listBindings('agent');
       expect(b.map((x) => x.env)).toEqual(['OPENAI_API_KEY']);
       expect(b[0]?.token.startsWith('sk-standin_')).toBe(true);
       // Once the missing secret exists, a second import completes the bindings and changes nothing else.
       other.createSecret({ name: 'gh', scheme: parseSchemeSpec('bearer,basic:x-access-token'), hosts: ['api.example.com'], value: v('y'), actor: 'x' });
-      const second = importDefinitions(other, defs, 'cli:import', hooks);
+      const second = await importDefinitions(new SqliteAsyncStore(other, db2), defs, 'cli:import', hooks);
       expect(second.filter((i) => i.kind === 'binding-added')).toEqual([{ kind: 'binding-added', sandbox: 'agent', env: 'GH', secret: 'gh' }]);
       expect(other.listBindings('agent').find((x) => x.env === 'OPENAI_API_KEY')?.token).toBe(b[0]?.token);
     } finally {
