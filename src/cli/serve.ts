@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { ControlServer } from '../control/server.js';
 import { resolveGatewayId } from '../config/gateway-id.js';
@@ -36,6 +35,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.
       const options = parseServeOptions(raw, (key: ConfigKey) => cmd.getOptionValueSource(key) === 'cli');
+      // Loaded here: every other command would pay for node:cluster (and child_process) at start-up.
+      const { default: cluster } = await import('node:cluster');
       if (cluster.isWorker && process.env[WORKER_ENV] === '1') return serveWorker(ctx, options);
       if (options.workers > 1) return servePrimary(ctx, options);
       return serveSingle(ctx, options);
