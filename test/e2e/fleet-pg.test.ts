@@ -141,6 +141,30 @@ describe('two gateways on one PostgreSQL', () => {
     expect(await until(through(b, proxyUrl), bound.token, (r) => r.status === 407)).toBeLessThan(1_000);
   });
 
+  it('the network log is shared: A\'s CLI reads B\'s rows, each naming its gateway, and every chain verifies', async () => {
+    const idOf = (g: ServeProcess): string => readFileSync(join(g.home, 'gateway-id'), 'utf8').trim();
+    const [idA, idB] = [idOf(a), idOf(b)];
+    expect(idA).not.toBe(idB);
+    type Row = { gateway: string; decision: string; secrets: string[]; sandbox: string | null };
+    let rows: Row[] = [];
+    for (let i = 0; i < 50; i++) {
+      rows = ok(a, ['log', '--sandbox', 'agent', '--limit', '10000', '--json']).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Row);
+      if (rows.some((r) => r.gateway === idB && r.decision === 'swapped')) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(rows.some((r) => r.gateway === idB && r.decision === 'swapped' && r.secrets.includes('fleet@1'))).toBe(true);
+    expect(new Set(rows.map((r) => r.gateway)).has(idB)).toBe(true);
+    // Written to PostgreSQL, not to either home's SQLite file.
+    const dbName = new URL(String(env.STANDIN_DATABASE_URL)).pathname.slice(1);
+    expect(Number(pg.superSql(`SELECT count(*) FROM network_log WHERE gateway = '${idB}'`, dbName).trim())).toBeGreaterThan(0);
+    // B's CLI sees the same log, and the stats agree with the rows.
+    const stats = JSON.parse(ok(b, ['log', 'stats', '--sandbox', 'agent', '--json'])) as { total: { requests: number } };
+    expect(stats.total.requests).toBeGreaterThan(0);
+    const verify = ok(a, ['log', 'verify']);
+    expect(verify).toMatch(/ok|verified/i);
+    expect(JSON.stringify(rows) + verify).not.toContain(PLANTED);
+  });
+
   it('a gateway stops cleanly (exit 0, nothing but its own lines on stderr)', async () => {
     expect(await b.stop()).toBe(0);
     expect(b.stderr()).not.toContain('internal error');
