@@ -6,12 +6,11 @@ import { describeError } from './errors.js';
 import { ensureCaBundle, ensureNodePreload } from './init.js';
 import { out } from './output.js';
 import { formatListen, type ServeOptions } from './serve-options.js';
-import { gatewayOptions, listenError, openServeStoreAndCa, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
+import { drainOnSignal, gatewayOptions, listenError, openServeStoreAndCa, registerGauges, startControl, writeServeState } from './serve-parts.js';
 import type { ServeStore } from './serve-store.js';
 
 /** Set in a worker's environment by the primary: this process is one of its proxy workers. */
 export const WORKER_ENV = 'STANDIN_WORKER';
-const EXIT_FALLBACK_MS = 3_000;
 
 /**
  * Node flags for the workers: the primary's own, plus a single-threaded GC. With one worker per
@@ -86,22 +85,8 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
   }
   logger.info({ workers: options.workers, pids: pool.pids(), gatewayId }, 'proxy workers listening; network log rows carry this gateway id');
   out(`standin listening on http://${address}`);
-  await untilSignal();
-  logger.info('shutting down');
-  ready = false;
-  const force = (): void => process.exit(1);
-  process.once('SIGINT', force).once('SIGTERM', force);
-  try {
-    // Workers drain first and send their last rows; then the log is written and the API stops.
-    await pool.stop();
-    await netlog.close();
-    await control?.close();
-    await served.close();
-  } finally {
-    removeServeState(paths);
-    await ctx.close();
-  }
-  setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
+  // Workers drain first and send their last rows; then the log is written and the API stops.
+  await drainOnSignal(ctx, logger, () => (ready = false), [() => pool.stop(), async () => netlog.close(), async () => control?.close(), () => served.close()]);
 }
 
 /**

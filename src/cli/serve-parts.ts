@@ -27,6 +27,28 @@ const LISTEN_ERRORS: Record<string, string> = {
   EADDRNOTAVAIL: 'address not available on this machine',
 };
 
+// After a clean shutdown nothing should hold the event loop; if something does, do not hang.
+const EXIT_FALLBACK_MS = 3_000;
+
+/**
+ * Waits for SIGINT or SIGTERM, then runs the shutdown steps in order (a second signal while
+ * draining means "now": exit at once), removes this process's serve state and closes the context.
+ */
+export async function drainOnSignal(ctx: CliContext, logger: Logger, notReady: () => void, steps: readonly (() => Promise<void>)[]): Promise<void> {
+  await untilSignal();
+  logger.info('shutting down');
+  notReady();
+  const force = (): void => process.exit(1);
+  process.once('SIGINT', force).once('SIGTERM', force);
+  try {
+    for (const step of steps) await step();
+  } finally {
+    removeServeState(ctx.paths());
+    await ctx.close();
+  }
+  setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
+}
+
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const on = (signal: NodeJS.Signals): void => {

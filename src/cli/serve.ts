@@ -7,10 +7,7 @@ import { ensureCaBundle, ensureNodePreload } from './init.js';
 import { out } from './output.js';
 import { servePrimary, serveWorker, WORKER_ENV } from './serve-cluster.js';
 import { DEFAULT_LISTEN, formatListen, parseServeOptions, type ConfigKey, type RawServeOptions, type ServeOptions } from './serve-options.js';
-import { gatewayOptions, listenError, openServeStoreAndCa, registerGauges, removeServeState, startControl, untilSignal, writeServeState } from './serve-parts.js';
-
-// After a clean shutdown nothing should hold the event loop; if something does, do not hang.
-const EXIT_FALLBACK_MS = 3_000;
+import { drainOnSignal, gatewayOptions, listenError, openServeStoreAndCa, registerGauges, startControl, writeServeState } from './serve-parts.js';
 
 /** `standin serve`: the gateway in the foreground until SIGINT or SIGTERM. */
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -95,23 +92,8 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
   }
   logger.info({ gatewayId }, 'network log rows carry this gateway id');
   out(`standin listening on http://${address}`);
-  await untilSignal();
-  logger.info('shutting down');
-  ready = false;
-  // A second signal while draining means "now": skip the grace period.
-  const force = (): void => process.exit(1);
-  process.once('SIGINT', force).once('SIGTERM', force);
-  try {
-    // The proxy drains first (the control API keeps answering /readyz with 503 meanwhile).
-    await gateway.close();
-    await netlog.close();
-    await control?.close();
-    await served.close();
-  } finally {
-    removeServeState(paths);
-    await ctx.close();
-  }
-  setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_FALLBACK_MS).unref();
+  // The proxy drains first (the control API keeps answering /readyz with 503 meanwhile).
+  await drainOnSignal(ctx, logger, () => (ready = false), [() => gateway.close(), async () => netlog.close(), async () => control?.close(), () => served.close()]);
 }
 
 function collect(value: string, previous: string[]): string[] {
