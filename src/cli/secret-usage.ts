@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseSince } from '../netlog/sanitize.js';
-import { secretUsage, type UsageCounts } from '../store/usage.js';
+import { secretUsage, secretUsageOfRows, type UsageCounts } from '../store/usage.js';
 import type { CliContext } from './context.js';
 import { isoTime, out, printJson, printTable, type Column } from './output.js';
 
@@ -16,7 +16,12 @@ export function registerSecretUsage(secret: Command, ctx: CliContext): void {
       const since = o.since === undefined ? undefined : parseSince(o.since);
       const info = await (await ctx.store()).getSecret(name);
       if (info === undefined) throw new UsageError(`no secret named '${name}'`);
-      const u = secretUsage(ctx.db(), await ctx.tenant(), info.name, since);
+      const tenant = await ctx.tenant();
+      // On a fleet the log is PostgreSQL's, shared by every gateway; on one machine one SQL query.
+      const u =
+        ctx.database().kind === 'postgres'
+          ? await secretUsageOfRows((await ctx.netlog()).iterate({ tenant, secret: info.name, ...(since === undefined ? {} : { since }) }), info.name)
+          : secretUsage(ctx.db(), tenant, info.name, since);
       const time = (ms: number): string | null => (ms === 0 ? null : isoTime(ms));
       const dated = <T extends UsageCounts>(c: T): T & { firstUsed: string | null; lastUsed: string | null } =>
         ({ ...c, firstUsed: time(c.firstUsed), lastUsed: time(c.lastUsed) }) as T & { firstUsed: string | null; lastUsed: string | null };

@@ -1,3 +1,4 @@
+import type { StoredNetLogRow } from '../netlog/types.js';
 import type { Db } from './database.js';
 
 /**
@@ -49,6 +50,37 @@ export function secretUsage(db: Db, tenant: string, name: string, since?: number
   const rows = db
     .prepare<{ tenant: string; name: string; since: number }, GroupRow>(QUERY)
     .all({ tenant, name: name.trim(), since: since ?? Number.MIN_SAFE_INTEGER });
+  return fromGroups(rows);
+}
+
+/**
+ * The same counts from network-log rows read through any backend (PostgreSQL's shared log): the
+ * rows are those the `secret` filter selects for the tenant; each `name@version` entry of a row
+ * that names this secret counts as in the SQL above.
+ */
+export async function secretUsageOfRows(rows: AsyncIterable<StoredNetLogRow>, name: string): Promise<SecretUsage> {
+  const wanted = name.trim().toLowerCase();
+  const groups = new Map<string, GroupRow>();
+  for await (const r of rows) {
+    for (const entry of r.secrets) {
+      const at = entry.lastIndexOf('@');
+      if (at <= 0 || entry.slice(0, at).toLowerCase() !== wanted) continue;
+      const version = Number.parseInt(entry.slice(at + 1), 10);
+      if (!Number.isInteger(version)) continue;
+      const key = JSON.stringify([version, r.sandbox, r.host, r.port, r.decision]);
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, { version, sandbox: r.sandbox, host: r.host, port: r.port, decision: r.decision, requests: 1, first: r.at, last: r.at });
+      else {
+        g.requests += 1;
+        g.first = Math.min(g.first, r.at);
+        g.last = Math.max(g.last, r.at);
+      }
+    }
+  }
+  return fromGroups([...groups.values()]);
+}
+
+function fromGroups(rows: readonly GroupRow[]): SecretUsage {
   const total = empty();
   const versions = new Map<number, UsageCounts>();
   const sandboxes = new Map<string, UsageCounts>();

@@ -120,6 +120,14 @@ describe('two gateways on one PostgreSQL', () => {
     const n = await l.stop();
     expect(n).toBeGreaterThan(0);
     expect(ms).toBeLessThan(1_000);
+    // Usage counts come from the fleet's log: B's swaps, seen through A's CLI, per version.
+    let usage: { swapped: number; versions: { version: number; swapped: number }[] } = { swapped: 0, versions: [] };
+    for (let i = 0; i < 50 && !usage.versions.some((v) => v.version === 2); i++) {
+      usage = JSON.parse(ok(a, ['secret', 'usage', 'fleet', '--json'])) as typeof usage;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(usage.swapped).toBeGreaterThan(1);
+    expect(usage.versions.map((v) => v.version).sort()).toEqual([1, 2]);
   });
 
   it('unbind through A stops the token on B within 1 s, under load', async () => {

@@ -14,7 +14,8 @@ import { importDefinitions, isShortfall } from '../../src/store/import-definitio
 import { keyInUse, reencryptAll } from '../../src/store/rekey.js';
 import { SqliteAsyncStore } from '../../src/store/sqlite-async-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { secretUsage } from '../../src/store/usage.js';
+import { secretUsage, secretUsageOfRows } from '../../src/store/usage.js';
+import { sqliteNetLog } from '../../src/netlog/sqlite-backend.js';
 import { formatSchemeSpec, parseSchemeSpec } from '../../src/swap/scheme-spec.js';
 
 let dir: string;
@@ -133,7 +134,7 @@ describe('master key rotation (database side)', () => {
 });
 
 describe('secret usage from the network log', () => {
-  it('counts rows per version, sandbox and host; names are case-insensitive and exact', () => {
+  it('counts rows per version, sandbox and host; names are case-insensitive and exact', async () => {
     const w = createNetLogWriter(db);
     const row = (at: number, sandbox: string, host: string, decision: NetLogRow['decision'], secrets: string[]): NetLogRow => ({
       requestId: `r${at}`, at, sandbox, tenant: 'default', method: 'GET', scheme: 'https', host, port: 443, path: '/', status: 200, decision, secrets,
@@ -151,6 +152,14 @@ describe('secret usage from the network log', () => {
     expect(u.hosts.map((x) => [x.host, x.swapped, x.refused])).toEqual([['evil.test', 0, 1], ['api.openai.com', 2, 0]]);
     expect(secretUsage(db, 'default', 'openai', 25).requests).toBe(1);
     expect(secretUsage(db, 'default', 'nothing').requests).toBe(0);
+    // The fleet's path (rows read through a network-log backend, as from PostgreSQL) counts the
+    // same rows the same way, `since` and unknown names included.
+    const log = sqliteNetLog(db);
+    const viaRows = (name: string, since?: number): Promise<ReturnType<typeof secretUsage>> =>
+      secretUsageOfRows(log.iterate({ tenant: 'default', secret: name, ...(since === undefined ? {} : { since }) }), name);
+    expect(await viaRows('openai')).toEqual(u);
+    expect(await viaRows('OPENAI', 25)).toEqual(secretUsage(db, 'default', 'openai', 25));
+    expect((await viaRows('nothing')).requests).toBe(0);
   });
 });
 
