@@ -1,12 +1,10 @@
 import type { ControlServer } from '../control/server.js';
-import { resolveGatewayId } from '../config/gateway-id.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
 import { describeError } from './errors.js';
-import { ensureCaBundle, ensureNodePreload } from './init.js';
 import { out } from './output.js';
 import { formatListen, type ServeOptions } from './serve-options.js';
-import { drainOnSignal, gatewayOptions, listenError, openServeStoreAndCa, registerGauges, startControl, writeServeState } from './serve-parts.js';
+import { drainOnSignal, gatewayOptions, listenError, openServeParts, openServeStoreAndCa, registerGauges, startControl, writeServeState } from './serve-parts.js';
 import type { ServeStore } from './serve-store.js';
 
 /** Set in a worker's environment by the primary: this process is one of its proxy workers. */
@@ -29,25 +27,11 @@ function workerExecArgv(): string[] {
  * them all, then writes their last rows.
  */
 export async function servePrimary(ctx: CliContext, options: ServeOptions): Promise<void> {
-  const [{ createLogger }, { Metrics, instrumentNetLog }, { WorkerPool }] = await Promise.all([
-    import('../logging/logger.js'),
-    import('../control/metrics.js'),
-    import('../workers/pool.js'),
-  ]);
-  const paths = ctx.paths();
-  const logger = createLogger({ level: options.logLevel });
+  const { WorkerPool } = await import('../workers/pool.js');
   // The primary's own view of the store serves /readyz and the snapshot-age gauge; each worker
-  // keeps its own for its requests.
-  const { store, served, ca } = await openServeStoreAndCa(ctx, options, logger);
-  const db = ctx.db();
-  await ensureCaBundle(paths, ca.certPem);
-  ensureNodePreload(paths);
-  // One gateway id for the primary and its workers: their rows are one chain, written here.
-  const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
-  const netlogBackend = await ctx.netlog();
-  const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
-  const metrics = new Metrics();
-  const netlog = instrumentNetLog(netlogWriter, metrics);
+  // keeps its own for its requests. One gateway id for the primary and its workers: their rows
+  // are one chain, written here.
+  const { paths, logger, store, served, ca, db, gatewayId, netlogBackend, netlogWriter, netlog, metrics } = await openServeParts(ctx, options);
   const pool = new WorkerPool({
     workers: options.workers,
     execArgv: workerExecArgv(),
@@ -73,8 +57,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
   try {
     control = await startControl(options, { paths, store, db, netlog: netlogBackend, storeHealth: () => served.health(), metrics, logger, proxyAddress: address, proxyPort: listening.port, caCertPem: ca.certPem, ready: () => ready });
     if (control?.address.kind === 'tcp') pool.setSelfPorts([control.address.port]);
-    registerGauges(metrics, pool, netlogWriter);
-    metrics.setGauge('store_snapshot_age_seconds', () => served.snapshotAgeSeconds());
+    registerGauges(metrics, pool, netlogWriter, served);
     writeServeState(paths, address, control);
   } catch (e) {
     await control?.close();

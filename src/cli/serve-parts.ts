@@ -8,14 +8,15 @@ import { RuntimeError } from '../errors.js';
 import type { CertificateAuthority } from '../ca/types.js';
 import type { Gateway, GatewayOptions } from '../gateway.js';
 import type { Logger } from '../logging/logger.js';
-import type { NetLogReader } from '../netlog/backend.js';
+import type { NetLogBackend, NetLogReader } from '../netlog/backend.js';
+import { resolveGatewayId } from '../config/gateway-id.js';
 import type { NetLogWriter } from '../netlog/types.js';
 import type { AsyncStore } from '../store/store-api.js';
 import type { Db } from '../store/database.js';
 import type { GatewayStore } from '../gateway.js';
 import type { StoreHealth } from '../control/deps.js';
 import type { CliContext } from './context.js';
-import { initHome, isInitialised } from './init.js';
+import { ensureCaBundle, ensureNodePreload, initHome, isInitialised } from './init.js';
 import type { ServeOptions } from './serve-options.js';
 import type { ServeStore } from './serve-store.js';
 
@@ -118,6 +119,43 @@ export async function openServeStoreAndCa(
   }
 }
 
+/** What the single process and the primary both open before they listen. */
+export interface ServeParts {
+  paths: HomePaths;
+  logger: Logger;
+  store: AsyncStore;
+  served: ServeStore;
+  ca: CertificateAuthority;
+  db: Db;
+  gatewayId: string;
+  netlogBackend: NetLogBackend;
+  /** The backend's writer, for the gauges; `netlog` is the same writer counted by the metrics. */
+  netlogWriter: NetLogWriter;
+  netlog: NetLogWriter;
+  metrics: Metrics;
+}
+
+/**
+ * The home, store, CA (and its bundle and the Node preload beside it), the gateway id and the one
+ * network-log writer of this gateway (the primary writes its workers' rows too: one chain).
+ */
+export async function openServeParts(ctx: CliContext, options: ServeOptions): Promise<ServeParts> {
+  const [{ createLogger }, { Metrics, instrumentNetLog }] = await Promise.all([import('../logging/logger.js'), import('../control/metrics.js')]);
+  const paths = ctx.paths();
+  const logger = createLogger({ level: options.logLevel });
+  const { store, served, ca } = await openServeStoreAndCa(ctx, options, logger);
+  const db = ctx.db();
+  await ensureCaBundle(paths, ca.certPem);
+  // The env the control API hands out names the preload beside the bundle: it must be there
+  // (and this version's) in a home made before it existed, too.
+  ensureNodePreload(paths);
+  const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
+  const netlogBackend = await ctx.netlog();
+  const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
+  const metrics = new Metrics();
+  return { paths, logger, store, served, ca, db, gatewayId, netlogBackend, netlogWriter, netlog: instrumentNetLog(netlogWriter, metrics), metrics };
+}
+
 /** The control API of this `serve` (the default socket in the home unless told otherwise), or undefined. */
 export async function startControl(
   options: ServeOptions,
@@ -169,8 +207,9 @@ function defaultControlAddress(paths: HomePaths, logger: { warn: (o: object, m: 
 }
 
 /** Gauges read at scrape time (from the gateway, or summed over the workers). */
-export function registerGauges(metrics: Metrics, gateway: Pick<Gateway, 'stats'>, netlog: Pick<NetLogWriter, 'pending' | 'spooled'>): void {
+export function registerGauges(metrics: Metrics, gateway: Pick<Gateway, 'stats'>, netlog: Pick<NetLogWriter, 'pending' | 'spooled'>, served: Pick<ServeStore, 'snapshotAgeSeconds'>): void {
   metrics.setGauge('netlog_queue_depth', () => netlog.pending());
+  metrics.setGauge('store_snapshot_age_seconds', () => served.snapshotAgeSeconds());
   const spooled = netlog.spooled?.bind(netlog);
   if (spooled !== undefined) {
     metrics.setGauge('netlog_spool_rows', () => spooled().rows);

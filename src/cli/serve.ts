@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
 import type { ControlServer } from '../control/server.js';
-import { resolveGatewayId } from '../config/gateway-id.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
-import { ensureCaBundle, ensureNodePreload } from './init.js';
 import { out } from './output.js';
 import { servePrimary, serveWorker, WORKER_ENV } from './serve-cluster.js';
 import { DEFAULT_LISTEN, formatListen, parseServeOptions, type ConfigKey, type RawServeOptions, type ServeOptions } from './serve-options.js';
-import { drainOnSignal, gatewayOptions, listenError, openServeStoreAndCa, registerGauges, startControl, writeServeState } from './serve-parts.js';
+import { drainOnSignal, gatewayOptions, listenError, openServeParts, registerGauges, startControl, writeServeState } from './serve-parts.js';
 
 /** `standin serve`: the gateway in the foreground until SIGINT or SIGTERM. */
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -43,24 +41,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
 /** `--workers 1`: the whole gateway in this process. */
 async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void> {
   // Loaded here, not at the top: every other command would pay for the proxy and X.509 code.
-  const [{ startGateway }, { createLogger }, { Metrics, instrumentNetLog }] = await Promise.all([
-    import('../gateway.js'),
-    import('../logging/logger.js'),
-    import('../control/metrics.js'),
-  ]);
-  const paths = ctx.paths();
-  const logger = createLogger({ level: options.logLevel });
-  const { store, served, ca } = await openServeStoreAndCa(ctx, options, logger);
-  const db = ctx.db();
-  await ensureCaBundle(paths, ca.certPem);
-  // The env the control API hands out names the preload beside the bundle: it must be there
-  // (and this version's) in a home made before it existed, too.
-  ensureNodePreload(paths);
-  const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
-  const netlogBackend = await ctx.netlog();
-  const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
-  const metrics = new Metrics();
-  const netlog = instrumentNetLog(netlogWriter, metrics);
+  const { startGateway } = await import('../gateway.js');
+  const { paths, logger, store, served, ca, db, gatewayId, netlogBackend, netlogWriter, netlog, metrics } = await openServeParts(ctx, options);
   // Ports the proxy refuses to CONNECT to; the control port joins once it is bound.
   const selfPorts = new Set<number>();
   let gateway: Gateway;
@@ -80,8 +62,7 @@ async function serveSingle(ctx: CliContext, options: ServeOptions): Promise<void
       proxyAddress: address, proxyPort: gateway.address.port, caCertPem: ca.certPem, ready: () => ready,
     });
     if (control?.address.kind === 'tcp') selfPorts.add(control.address.port);
-    registerGauges(metrics, gateway, netlogWriter);
-    metrics.setGauge('store_snapshot_age_seconds', () => served.snapshotAgeSeconds());
+    registerGauges(metrics, gateway, netlogWriter, served);
     writeServeState(paths, address, control);
   } catch (e) {
     await control?.close();
