@@ -12,6 +12,7 @@ import { sqliteNetLog } from '../../src/netlog/sqlite-backend.js';
 import type { NetLogQuery, NetLogRow, StoredNetLogRow } from '../../src/netlog/types.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
 import { startPostgres, type PgCluster } from '../helpers/postgres.js';
+import { netLogRows } from '../helpers/netlog-rows.js';
 
 /**
  * The network log on a real PostgreSQL 15: migrations (two at once), the same reads as SQLite for
@@ -37,32 +38,9 @@ async function freshLog(): Promise<{ pool: pg.Pool; log: NetLogBackend }> {
   return { pool, log: pgNetLog(pool) };
 }
 
-let n = 0;
 const T0 = Date.UTC(2026, 10, 28, 12);
-function row(extra: Partial<NetLogRow> = {}): NetLogRow {
-  n++;
-  return {
-    requestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    at: T0 + n * 1000,
-    sandbox: 'agent',
-    tenant: 'default',
-    method: 'GET',
-    scheme: 'https',
-    host: 'api.example.com',
-    port: 443,
-    path: '/v1/models',
-    status: 200,
-    decision: 'allowed',
-    secrets: [],
-    bytesIn: 10,
-    bytesOut: 1,
-    durationMs: 5,
-    upstreamIp: '93.184.216.34',
-    errorCode: null,
-    detail: { protocol: 'http/1.1', applied: [], scrubbed: false },
-    ...extra,
-  };
-}
+const made = netLogRows(T0);
+const row = made.row;
 
 const sansId = (rows: StoredNetLogRow[]): Omit<StoredNetLogRow, 'id'>[] => rows.map(({ id: _id, ...r }) => r);
 
@@ -130,8 +108,8 @@ describe('the same reads as SQLite', () => {
       { secret: 'OPENAI@3' },
       { secret: 'gh@1' },
       { secret: 'open' },
-      { since: T0 + (n - 3) * 1000 },
-      { until: T0 + (n - 3) * 1000 },
+      { since: T0 + (made.count() - 3) * 1000 },
+      { until: T0 + (made.count() - 3) * 1000 },
       { gateway: 'gw-a' },
       { gateway: 'gw-b' },
       { afterId: 2, limit: 2 },

@@ -10,10 +10,11 @@ import type { NetLogRow } from '../../src/netlog/types.js';
 import { checkRecordedHead, verifyChain, verifyLog } from '../../src/netlog/verify.js';
 import { createNetLogWriter } from '../../src/netlog/writer.js';
 import { openDatabase, type Db } from '../../src/store/database.js';
+import { netLogRows } from '../helpers/netlog-rows.js';
 
 let dir: string;
 let db: Db;
-let n = 0;
+const { row } = netLogRows(1_700_000_000_000);
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'standin-inspect-'));
@@ -24,30 +25,6 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function row(extra: Partial<NetLogRow> = {}): NetLogRow {
-  n++;
-  return {
-    requestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    at: 1_700_000_000_000 + n * 1000,
-    sandbox: 'agent',
-    tenant: 'default',
-    method: 'GET',
-    scheme: 'https',
-    host: 'api.example.com',
-    port: 443,
-    path: '/v1/models',
-    status: 200,
-    decision: 'allowed',
-    secrets: [],
-    bytesIn: 10,
-    bytesOut: 1,
-    durationMs: 5,
-    upstreamIp: '93.184.216.34',
-    errorCode: null,
-    detail: { protocol: 'http/1.1', applied: [], scrubbed: false },
-    ...extra,
-  };
-}
 
 function write(rows: NetLogRow[]): void {
   const w = createNetLogWriter(db, { intervalMs: 60_000 });
