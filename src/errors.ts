@@ -48,6 +48,9 @@ const CODES = {
   GW_CHECK_ONLY: { status: 200, decision: 'allowed', title: 'Self-test answered by the gateway; nothing was forwarded' },
   GW_STORE_STALE: { status: 503, decision: 'denied', title: 'The gateway cannot confirm its credentials are current (store database unreachable); swaps are refused' },
   GW_INTERNAL: { status: 500, decision: 'error', title: 'Internal gateway error' },
+  // Never sent: the primary closes the row of an exchange whose proxy worker died mid-way (the row
+  // keeps the credentials that were sent; workers/row-file-reader.ts).
+  GW_WORKER_EXITED: { status: 502, decision: 'error', title: 'The proxy worker handling this request exited' },
   // The network log's database is away and its on-disk spool is full: a request that cannot be
   // logged is not forwarded (fleet mode, src/netlog/pg/spool.ts).
   GW_LOG_UNAVAILABLE: { status: 503, decision: 'error', title: 'The gateway cannot log requests right now; try again later' },

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { COLUMNS, STEPS, USAGE, makeConfig, parseArgs } from './config.mjs';
 import { startMitm, findMitmdump } from './launch-mitm.mjs';
 import { findNginx, startNginx } from './launch-nginx.mjs';
+import { startNodeRelay } from './launch-node-relay.mjs';
 import { startStandin } from './launch-standin.mjs';
 import { startUpstream } from './launch-upstream.mjs';
 import { openRowCounter } from './lib/netlog-db.mjs';
@@ -102,6 +103,12 @@ async function main() {
         log(`bench: nginx ${nginx.version} relay 127.0.0.1:${nginx.port} (pid ${nginx.pid}, one process)`);
       }
     }
+    let nodeRelay;
+    if (wanted.includes('node')) {
+      nodeRelay = await startNodeRelay({ certDir, upstreamPort: upstream.port, host: 'api.standin.test' });
+      cols.push({ name: 'node', pid: nodeRelay.pid, target: { mode: 'direct', ca: testCa, upstreamPort: nodeRelay.port, creds: [{ authorization: `Bearer ${realValue}` }] }, sent: 0 });
+      log(`bench: node ${nodeRelay.version} relay 127.0.0.1:${nodeRelay.port} (pid ${nodeRelay.pid}, plain https server + keep-alive agent)`);
+    }
     for (const n of notes) log(`bench: ${n}`);
 
     const results = Object.fromEntries(cols.map((c) => [c.name, {}]));
@@ -155,6 +162,7 @@ async function main() {
     }
     if (mitm) await mitm.stop();
     if (nginx) await nginx.stop();
+    if (nodeRelay) await nodeRelay.stop();
     const upstreamCounts = await upstream.stats();
     await upstream.stop();
 

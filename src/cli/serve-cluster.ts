@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { ControlServer } from '../control/server.js';
 import type { Gateway } from '../gateway.js';
 import type { CliContext } from './context.js';
@@ -36,6 +37,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
     workers: options.workers,
     execArgv: workerExecArgv(),
     env: { [WORKER_ENV]: '1' },
+    rowsDir: join(paths.home, 'spool', 'workers'),
     onRows: (rows) => {
       for (const row of rows) netlog.record(row);
     },
@@ -75,7 +77,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
 /**
  * One proxy worker: its own store connection (change detection by data_version, as for any other
  * process), the CA read from the home, its share of the per-sandbox limits, and a network log
- * that sends rows to the primary.
+ * that appends rows to a file the primary reads.
  */
 export async function serveWorker(ctx: CliContext, options: ServeOptions): Promise<void> {
   const [{ startGateway }, { createLogger }, { workerRuntime }, { workerLimits }] = await Promise.all([

@@ -1,6 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { NetLogRow } from '../netlog/types.js';
 import { asWorkerMessage, WorkerStartError, type PrimaryMessage, type WorkerStats } from './protocol.js';
+import { ROWS_DIR_ENV } from './row-file.js';
+import { RowFileReader } from './row-file-reader.js';
 
 export interface WorkerPoolOptions {
   workers: number;
@@ -8,6 +10,8 @@ export interface WorkerPoolOptions {
   execArgv: string[];
   /** Extra environment for every worker (what tells it that it is one). */
   env: Record<string, string>;
+  /** Where the workers append their rows (row-file.ts): a private directory of the home. */
+  rowsDir: string;
   /** Finished and forwarded rows, in each worker's order; the primary writes them. */
   onRows(rows: NetLogRow[]): void;
   /** A worker (first or replacement) is listening. */
@@ -23,6 +27,9 @@ const MAX_RESTART_DELAY_MS = 5_000;
 const CRASH_WINDOW_MS = 10_000;
 // After SIGTERM a worker drains (the gateway's grace period is 5 s); past this it is killed.
 const STOP_GRACE_MS = 8_000;
+// How often the workers' row files are read: rows reach the log writer (which batches for 50 ms
+// anyway) this much later, and an idle primary wakes this often.
+const READ_ROWS_MS = 10;
 
 interface Slot {
   worker: Worker;
@@ -34,8 +41,9 @@ interface Slot {
 
 /**
  * The proxy workers of `serve --workers N`: forks them (node:cluster, round-robin: the primary
- * accepts and deals connections out), replaces one that dies, relays their rows to the one
- * network-log writer, sums their gauges, and drains them all on stop.
+ * accepts and deals connections out), replaces one that dies, reads the rows they append to their
+ * row files and hands them to the one network-log writer, sums their gauges, and drains them all
+ * on stop.
  */
 export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
@@ -45,16 +53,22 @@ export class WorkerPool {
   #selfPorts: number[] = [];
   #stopping = false;
   #recentCrashes: number[] = [];
+  readonly #rows: RowFileReader;
+  #reading: NodeJS.Timeout | undefined;
 
   constructor(opts: WorkerPoolOptions) {
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
+    this.#rows = new RowFileReader(opts.rowsDir, this.#clock);
   }
 
   /** Forks the workers; resolves with the address once all listen, rejects if one cannot start. */
   async start(): Promise<{ host: string; port: number }> {
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ execArgv: this.#opts.execArgv, serialization: 'advanced' });
+    // Rows left by workers of a gateway that stopped without reading them (killed with them).
+    for (const pid of this.#rows.leftovers()) this.#opts.onRows(this.#rows.finish(pid));
+    this.#reading = setInterval(() => this.#readRows(), READ_ROWS_MS);
     // Every worker listens on the configured address: node:cluster binds it once, in this process,
     // and shares that handle (port 0 too: all get the port the first bind picked, for as long as
     // one worker holds it).
@@ -92,6 +106,22 @@ export class WorkerPool {
     }, STOP_GRACE_MS);
     await Promise.all(all.map((s) => s.gone));
     clearTimeout(timer);
+    if (this.#reading !== undefined) clearInterval(this.#reading);
+    this.#reading = undefined;
+  }
+
+  /** Rows the workers have written since the last read (also every READ_ROWS_MS on its own). */
+  readRows(): void {
+    this.#readRows();
+  }
+
+  #readRows(): void {
+    for (const s of this.#slots) {
+      const pid = s.worker.process.pid;
+      if (pid === undefined) continue;
+      const rows = this.#rows.read(pid);
+      if (rows.length > 0) this.#opts.onRows(rows);
+    }
   }
 
   #send(worker: Worker, m: PrimaryMessage): void {
@@ -99,7 +129,7 @@ export class WorkerPool {
   }
 
   #fork(): Promise<{ host: string; port: number }> {
-    const worker = cluster.fork(this.#opts.env);
+    const worker = cluster.fork({ ...this.#opts.env, [ROWS_DIR_ENV]: this.#opts.rowsDir });
     let exited = false;
     let disconnected = false;
     let markGone: () => void = () => undefined;
@@ -111,8 +141,7 @@ export class WorkerPool {
       worker.on('message', (raw: unknown) => {
         const m = asWorkerMessage(raw);
         if (m === undefined) return;
-        if (m.t === 'rows') this.#opts.onRows(m.rows);
-        else if (m.t === 'stats') slot.stats = m.stats;
+        if (m.t === 'stats') slot.stats = m.stats;
         else if (m.t === 'fatal') failure = new WorkerStartError(m.lines, m.exitCode);
         else if (m.t === 'listening') {
           slot.listening = true;
@@ -125,6 +154,12 @@ export class WorkerPool {
       const ended = (): void => {
         if (!exited || !disconnected) return;
         this.#slots.delete(slot);
+        // Everything it wrote, and a closing row for each exchange it left open (a crash).
+        const pid = worker.process.pid;
+        if (pid !== undefined) {
+          const rows = this.#rows.finish(pid);
+          if (rows.length > 0) this.#opts.onRows(rows);
+        }
         markGone();
         if (!slot.listening) {
           const how = worker.process.signalCode ?? `code ${worker.process.exitCode ?? 'none'}`;

@@ -1,4 +1,3 @@
-import type { NetLogRow } from '../netlog/types.js';
 
 /** What a worker's gateway reports for the metrics gauges (summed over workers by the primary). */
 export interface WorkerStats {
@@ -11,16 +10,14 @@ export interface WorkerStats {
 
 /**
  * Messages from a proxy worker to the primary, over the cluster IPC channel (structured clone).
- * Rows travel to the primary because it is the network log's one writer: the hash chain is one
- * sequence, sealed in one process.
+ * Rows do not travel here but in files (row-file.ts): a message per row woke the primary per row.
  */
 export type WorkerMessage =
   | { t: 'listening'; host: string; port: number }
-  | { t: 'rows'; rows: NetLogRow[] }
   | { t: 'stats'; stats: WorkerStats }
   /** Start-up failed: the CLI's lines for it (describeError: no value, no stack) and exit code. */
   | { t: 'fatal'; lines: string[]; exitCode: number }
-  /** Drained: every row was sent before this. */
+  /** Drained: every row was written before this. */
   | { t: 'bye' };
 
 /** Messages from the primary to a worker. */
@@ -35,8 +32,6 @@ export function asWorkerMessage(m: unknown): WorkerMessage | undefined {
   switch (m.t) {
     case 'listening':
       return typeof m.host === 'string' && isCount(m.port) ? { t: 'listening', host: m.host, port: m.port } : undefined;
-    case 'rows':
-      return Array.isArray(m.rows) && m.rows.every(isRowShaped) ? { t: 'rows', rows: m.rows } : undefined;
     case 'stats': {
       const s = m.stats;
       if (!isObject(s)) return undefined;
@@ -59,10 +54,6 @@ export function asPrimaryMessage(m: unknown): PrimaryMessage | undefined {
   return { t: 'selfPorts', ports: m.ports as number[] };
 }
 
-// The writer binds these by name; a row from our own worker has them all (it was built by toNetLogRow).
-function isRowShaped(r: unknown): r is NetLogRow {
-  return isObject(r) && typeof r.requestId === 'string' && typeof r.at === 'number' && typeof r.method === 'string' && typeof r.host === 'string' && Array.isArray(r.secrets);
-}
 
 /** A worker that failed before it listened: the lines it would have printed, and its exit code. */
 export class WorkerStartError extends Error {

@@ -1,6 +1,6 @@
 import type { Gateway } from '../gateway.js';
 import type { NetLogWriter } from '../netlog/types.js';
-import { createIpcNetLog } from './ipc-netlog.js';
+import { createRowFileLog, ROWS_DIR_ENV } from './row-file.js';
 import { asPrimaryMessage, type WorkerMessage } from './protocol.js';
 
 /** The IPC side of a process started by node:cluster (`process.send` exists there). */
@@ -26,7 +26,7 @@ export function processChannel(proc: NodeJS.Process = process): WorkerChannel {
 }
 
 export interface WorkerRuntime {
-  /** The network log to give the gateway: rows go to the primary. */
+  /** The network log to give the gateway: rows go to a file the primary reads. */
   netlog: NetLogWriter;
   /** Ports the proxy refuses (the control API's, told by the primary); read live by the gateway. */
   selfPorts: Set<number>;
@@ -43,7 +43,9 @@ export interface WorkerRuntime {
 const STATS_EVERY_MS = 2_000;
 
 export function workerRuntime(channel: WorkerChannel = processChannel()): WorkerRuntime {
-  const netlog = createIpcNetLog((rows) => channel.send({ t: 'rows', rows }));
+  const rowsDir = process.env[ROWS_DIR_ENV];
+  if (rowsDir === undefined || rowsDir === '') throw new Error(`${ROWS_DIR_ENV} is not set: a proxy worker is started by serve`);
+  const netlog = createRowFileLog(rowsDir);
   const selfPorts = new Set<number>();
   channel.onMessage((raw) => {
     const m = asPrimaryMessage(raw);

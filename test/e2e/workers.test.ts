@@ -202,9 +202,11 @@ describe('serve --workers 2', () => {
     }
     expect(served.has(replacement)).toBe(true);
 
-    // The forwarded row was sent to the primary before the credential left the dead worker.
-    await until('the download row', () => rows(gw.home, "path LIKE '/bytes%'").length === 1);
-    expect(rows(gw.home, "path LIKE '/bytes%'")[0]).toMatchObject({ complete: 0, decision: 'swapped', sandbox: 'agent', secrets: '["key@2"]', method: 'GET' });
+    // The forwarded row left the worker (in its row file) before the credential did; the primary
+    // read it after the worker died and closed it: it names the credential sent and why it ended.
+    await until('the download row', () => rows(gw.home, "path LIKE '/bytes%' AND complete = 1").length === 1);
+    expect(rows(gw.home, "path LIKE '/bytes%'")).toHaveLength(1);
+    expect(rows(gw.home, "path LIKE '/bytes%'")[0]).toMatchObject({ complete: 1, decision: 'swapped', error_code: 'GW_WORKER_EXITED', sandbox: 'agent', secrets: '["key@2"]', method: 'GET' });
     expect(gw.stderr()).toMatch(/proxy worker exited; starting a replacement/);
   }, 60_000);
 
@@ -244,10 +246,12 @@ describe('serve --workers 2', () => {
     for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
 
     const all = rows(gw.home, "method != 'CONNECT'");
-    // One row per request that reached the gateway; only the killed worker's download is incomplete.
+    // One row per request that reached the gateway, every one complete (the killed worker's
+    // download was closed by the primary); the drained download completed for real.
     expect(all).toHaveLength(requestsSent);
-    expect(all.filter((r) => r.complete === 0).map((r) => String(r.path))).toEqual(['/bytes?n=[redacted]']);
-    expect(all.find((r) => r.path === '/bytes?n=[redacted]' && r.complete === 1)).toMatchObject({ bytes_in: size, status: 200 });
+    expect(all.filter((r) => r.complete === 0)).toEqual([]);
+    expect(all.filter((r) => r.error_code === 'GW_WORKER_EXITED').map((r) => String(r.path))).toEqual(['/bytes?n=[redacted]']);
+    expect(all.find((r) => r.path === '/bytes?n=[redacted]' && r.error_code === null)).toMatchObject({ bytes_in: size, status: 200 });
     const verify = gw.cli(['log', 'verify']);
     expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);

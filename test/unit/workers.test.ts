@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { NetLogRow } from '../../src/netlog/types.js';
-import { createIpcNetLog } from '../../src/workers/ipc-netlog.js';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRowFileLog, ROTATE_BYTES, rowFileName } from '../../src/workers/row-file.js';
+import { RowFileReader } from '../../src/workers/row-file-reader.js';
 import { workerLimits } from '../../src/workers/limits.js';
 import { asPrimaryMessage, asWorkerMessage } from '../../src/workers/protocol.js';
 
@@ -24,29 +29,95 @@ const row = (requestId: string, complete?: boolean): NetLogRow => ({
   ...(complete === undefined ? {} : { complete }),
 });
 
-describe('worker network log (IPC)', () => {
-  it('sends the forwarded row in the same tick, with what was queued before it, in order', async () => {
-    const sent: string[][] = [];
-    const log = createIpcNetLog((rows) => sent.push(rows.map((r) => `${r.requestId}:${r.complete === false ? 'open' : 'done'}`)));
+describe('worker network log (row files)', () => {
+  const dir = (): string => mkdtempSync(join(tmpdir(), 'standin-rows-'));
+  const ids = (rows: NetLogRow[]): string[] => rows.map((r) => `${r.requestId}:${r.complete === false ? 'open' : 'done'}`);
+
+  it('a row is in the file when record returns (no timer, no tick), and the reader gets rows in order', () => {
+    const d = dir();
+    const log = createRowFileLog(d, 4242);
+    const reader = new RowFileReader(d);
     log.record(row('a'));
     log.record(row('b', false));
-    // A tick queued after the row (node:http writes a request in one) runs after it was sent.
-    const seenInLaterTick = await new Promise<string[][]>((resolve) => process.nextTick(() => resolve([...sent])));
-    expect(seenInLaterTick).toEqual([['a:done', 'b:open']]);
+    // What a SIGKILL right now would leave: the bytes are in the file already.
+    expect(readFileSync(join(d, rowFileName(4242, 0)), 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
+    expect(ids(reader.read(4242))).toEqual(['a:done', 'b:open']);
+    expect(reader.read(4242)).toEqual([]);
+    log.record(row('b'));
+    expect(ids(reader.read(4242))).toEqual(['b:done']);
     expect(log.pending()).toBe(0);
   });
 
-  it('batches finished rows (at most 10 ms), and sends everything on close', async () => {
-    const sent: string[][] = [];
-    const log = createIpcNetLog((rows) => sent.push(rows.map((r) => r.requestId)));
-    log.record(row('a'));
-    log.record(row('b'));
-    expect(log.pending()).toBe(2);
-    await new Promise((r) => setTimeout(r, 30));
-    expect(sent).toEqual([['a', 'b']]);
-    log.record(row('c'));
+  it('a line written in two parts is read once whole', () => {
+    const d = dir();
+    const reader = new RowFileReader(d);
+    const line = `${JSON.stringify(row('split'))}\n`;
+    const file = join(d, rowFileName(7, 0));
+    appendFileSync(file, line.slice(0, 40));
+    expect(reader.read(7)).toEqual([]);
+    appendFileSync(file, line.slice(40));
+    expect(ids(reader.read(7))).toEqual(['split:done']);
+  });
+
+  it('follows the worker across file rotations and deletes what it has read', () => {
+    const d = dir();
+    const log = createRowFileLog(d, 99);
+    const reader = new RowFileReader(d);
+    const seen: string[] = [];
+    const pad = 'p'.repeat(2000);
+    let n = 0;
+    while (existsSync(join(d, rowFileName(99, 2))) === false && n < 20_000) {
+      log.record({ ...row(`r${n}`), path: `/${pad}` });
+      n += 1;
+      if (n % 1000 === 0) seen.push(...reader.read(99).map((r) => r.requestId));
+    }
+    expect(n).toBeGreaterThan((2 * ROTATE_BYTES) / 2500);
+    seen.push(...reader.read(99).map((r) => r.requestId));
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => `r${i}`));
+    // Generations 0 and 1 are whole and read: gone. The current one stays until the worker is.
+    expect(readdirSync(d).sort()).toEqual([rowFileName(99, 2)]);
     log.close();
-    expect(sent).toEqual([['a', 'b'], ['c']]);
+    reader.finish(99);
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('a worker gone: its last rows, then a closing row for each exchange it left open; a cut line is skipped', () => {
+    const d = dir();
+    const log = createRowFileLog(d, 555);
+    const reader = new RowFileReader(d, () => 5_001);
+    log.record(row('done-1', false));
+    log.record(row('done-1'));
+    log.record(row('open-1', false));
+    expect(ids(reader.read(555))).toEqual(['done-1:open', 'done-1:done', 'open-1:open']);
+    log.record(row('open-2', false));
+    appendFileSync(join(d, rowFileName(555, 0)), '{"requestId":"cut-by-the-kill","at');
+    const last = reader.finish(555);
+    expect(ids(last)).toEqual(['open-2:open', 'open-1:done', 'open-2:done']);
+    expect(last.slice(1).map((r) => [r.errorCode, r.decision, r.durationMs])).toEqual([
+      ['GW_WORKER_EXITED', 'swapped', 5_000],
+      ['GW_WORKER_EXITED', 'swapped', 5_000],
+    ]);
+    expect(reader.skipped).toBe(1);
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('finds the files of workers that no longer run (a gateway killed with them), never a running one', () => {
+    const d = dir();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    createRowFileLog(d, Number(dead)).record(row('left', false));
+    createRowFileLog(d, process.pid).record(row('mine', false));
+    const reader = new RowFileReader(d);
+    expect(reader.leftovers()).toEqual([Number(dead)]);
+    expect(ids(reader.finish(Number(dead)))).toEqual(['left:open', 'left:done']);
+    expect(reader.leftovers()).toEqual([]);
+  });
+
+  it('ignores lines that are not rows', () => {
+    const d = dir();
+    writeFileSync(join(d, rowFileName(3, 0)), `not json\n{"requestId":1}\n${JSON.stringify(row('ok'))}\n`);
+    const reader = new RowFileReader(d);
+    expect(ids(reader.read(3))).toEqual(['ok:done']);
+    expect(reader.skipped).toBe(2);
   });
 });
 
@@ -66,8 +137,7 @@ describe('per-sandbox limits split over workers', () => {
 describe('worker messages', () => {
   it('accepts what workers send and ignores anything malformed', () => {
     expect(asWorkerMessage({ t: 'listening', host: '127.0.0.1', port: 8877 })).toEqual({ t: 'listening', host: '127.0.0.1', port: 8877 });
-    expect(asWorkerMessage({ t: 'rows', rows: [row('a')] })?.t).toBe('rows');
-    expect(asWorkerMessage({ t: 'rows', rows: [{ requestId: 1 }] })).toBeUndefined();
+    expect(asWorkerMessage({ t: 'rows', rows: [row('a')] })).toBeUndefined();
     expect(asWorkerMessage({ t: 'stats', stats: { openConnections: 1, openTunnels: 1, leafCacheSize: 1, upstreamSockets: 1, upstreamPools: -1 } })).toBeUndefined();
     expect(asWorkerMessage({ t: 'fatal', lines: ['standin: x'], exitCode: 1 })).toEqual({ t: 'fatal', lines: ['standin: x'], exitCode: 1 });
     expect(asWorkerMessage({ t: 'other' })).toBeUndefined();
