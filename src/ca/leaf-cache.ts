@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { CertificateAuthority, LeafContextCache } from './types.js';
 
@@ -32,8 +31,7 @@ export function createLeafContextCache(ca: CertificateAuthority, options: { max:
 
   const mint = async (host: string): Promise<Leaf> => {
     const mintedAt = clock();
-    const { certPem, keyPem } = await ca.mintLeaf(host, mintedAt);
-    const notAfter = Date.parse(new X509Certificate(certPem).validTo);
+    const { certPem, keyPem, notAfter } = await ca.mintLeaf(host, mintedAt);
     // The leaf alone: the CA is the sandbox's trust anchor, sending it would only add bytes.
     return { context: createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' }), mintedAt, notAfter };
   };

@@ -8,7 +8,7 @@ export interface CertificateAuthority {
    * Mints a leaf for one host name or IP literal: SAN, AKI, EKU serverAuth, random positive serial,
    * <= 45 days, valid from an hour before `now` (epoch ms; the clock's time by default).
    */
-  mintLeaf(host: string, now?: number): Promise<{ certPem: string; keyPem: string }>;
+  mintLeaf(host: string, now?: number): Promise<{ certPem: string; keyPem: string; notAfter: number }>;
 }
 
 /** In-memory cache of TLS server contexts by host, bounded (LRU), single-flight, re-minted before expiry. */

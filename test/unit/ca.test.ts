@@ -91,8 +91,11 @@ describe('CA files', () => {
 describe('leaves', () => {
   it('mints a leaf with SAN, AKI, SKI, EKU, key usage and <= 45 days validity', async () => {
     const caCert = new x509.X509Certificate(ca.certPem);
-    const leaf = new x509.X509Certificate((await ca.mintLeaf('api.example.test')).certPem);
+    const minted = await ca.mintLeaf('api.example.test');
+    const leaf = new x509.X509Certificate(minted.certPem);
     expect(leaf.subject).toBe('CN=api.example.test');
+    // What the leaf cache serves it until: the certificate's own notAfter.
+    expect(minted.notAfter).toBe(leaf.notAfter.getTime());
     expect(leaf.issuer).toBe(caCert.subject);
     expect(await leaf.verify({ publicKey: caCert.publicKey, signatureOnly: true })).toBe(true);
     const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
