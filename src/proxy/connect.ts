@@ -54,7 +54,12 @@ export function handleConnect(
     socket.once('close', release);
     const check = req.headers['standin-check'] === '1';
     const address = check ? checkOnly(sandbox, target) : await checkEgress(sandbox, target, 443, deps.pipeline.resolver, deps.pipeline.self);
-    if (!check) record.address = address;
+    if (!check) {
+      record.address = address;
+      // The upstream handshake overlaps the leaf and the sandbox's handshake (h2-sessions.ts).
+      const to = { sandboxId: sandbox.id, tls: true, target, address };
+      deps.upstreamH2?.warm(to, (socket) => deps.upstreams.handOff(to, socket));
+    }
     const context = await deps.leaves.get(target.host);
     if (socket.destroyed) {
       release();

@@ -108,7 +108,8 @@ function armTimeouts(deps: ProxyDeps, upstream: ClientRequest, tls: boolean, con
     connectTimer.unref();
     const connected = (): void => clearTimeout(connectTimer);
     upstream.on('socket', (socket) => {
-      if (upstream.reusedSocket) connected();
+      // A handed-off socket (an ALPN probe's, or a tunnel's early dial) connected before it came.
+      if (upstream.reusedSocket || deps.upstreams.adopted(socket)) connected();
       else socket.once(tls ? 'secureConnect' : 'connect', connected);
     });
     upstream.on('close', connected);

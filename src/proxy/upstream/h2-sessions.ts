@@ -64,6 +64,27 @@ export class UpstreamH2Sessions {
     return true;
   }
 
+  /**
+   * Starts the ALPN dial to an origin this sandbox has no session, memory or dial for, when its
+   * tunnel opens: the upstream handshake then runs while the sandbox's own TLS handshake with the
+   * gateway does, not after its first request arrives. The dial is the one `route` would make
+   * (pinned, verified, single-flight): a request arriving meanwhile waits for it, and a socket
+   * that picked HTTP/1.1 goes to `handOff` (the sandbox's pool), as a probe's does.
+   */
+  warm(to: UpstreamTarget, handOff: (socket: TLSSocket) => void): void {
+    const sb = this.#sandboxes.get(to.sandboxId);
+    const key = originKey(to);
+    if (sb !== undefined && (sb.sessions.has(key) || sb.http1.has(key) || sb.pending.has(key))) return;
+    if (sb !== undefined && sb.sessions.size >= this.limits.sessionsPerSandbox) return;
+    this.route(to).then(
+      (r) => {
+        if (r.kind === 'h1' && r.socket !== undefined) handOff(r.socket);
+      },
+      // The request that follows meets the same failure through route() and answers with it.
+      () => undefined,
+    );
+  }
+
   /** The route for one request: a live session of this sandbox, else a new dial, shared by concurrent callers. */
   route(to: UpstreamTarget): Promise<UpstreamRoute> {
     const sb = this.#sandbox(to.sandboxId);

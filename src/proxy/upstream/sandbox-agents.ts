@@ -26,6 +26,8 @@ export const DEFAULT_POOL_LIMITS: UpstreamPoolLimits = { socketsPerHost: 64, fre
 export class SandboxAgents {
   readonly #pools = new Map<string, { https: HttpsAgent; http: HttpAgent; lastUsed: number; handed: Map<string, TLSSocket> }>();
   readonly #reaper: NodeJS.Timeout;
+  // Handed-off sockets an agent took: connected and verified before any request had them.
+  readonly #adopted = new WeakSet<Duplex>();
 
   constructor(
     private readonly secureContext: SecureContext,
@@ -48,7 +50,7 @@ export class SandboxAgents {
       };
       const handed = new Map<string, TLSSocket>();
       pool = {
-        https: adoptingHandedOff(closingIdleData(new HttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true })), handed),
+        https: adoptingHandedOff(closingIdleData(new HttpsAgent({ ...common, secureContext: this.secureContext, rejectUnauthorized: true })), handed, this.#adopted),
         http: closingIdleData(new HttpAgent(common)),
         lastUsed: 0,
         handed,
@@ -79,6 +81,11 @@ export class SandboxAgents {
       socket.destroy();
     }, 5_000);
     unused.unref();
+  }
+
+  /** Whether a request's socket is a handed-off one: already connected, nothing to wait for. */
+  adopted(socket: Duplex): boolean {
+    return this.#adopted.has(socket);
   }
 
   /** Drops pools that have been idle (no socket in use or wanted) for longer than the idle limit. */
@@ -118,13 +125,14 @@ function connectionKey(host: string | undefined, port: number | undefined, serve
 }
 
 /** The agent's next new connection to an origin is the handed-off one, when there is one. */
-function adoptingHandedOff(agent: HttpsAgent, handed: Map<string, TLSSocket>): HttpsAgent {
+function adoptingHandedOff(agent: HttpsAgent, handed: Map<string, TLSSocket>, adopted: WeakSet<Duplex>): HttpsAgent {
   const create = agent.createConnection.bind(agent);
   agent.createConnection = (options: { host?: string; port?: number; servername?: string }, callback?: (err: Error | null, socket: Duplex) => void) => {
     const key = connectionKey(options.host, Number(options.port), options.servername);
     const socket = handed.get(key);
     if (socket !== undefined && !socket.destroyed) {
       handed.delete(key);
+      adopted.add(socket);
       return socket;
     }
     return create(options, callback);
