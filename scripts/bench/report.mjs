@@ -19,7 +19,7 @@ function tableRows(cfg) {
   rows.push(['new host 1st request p50', 'newhost.p50', 'ms'], ['new host 1st request p99', 'newhost.p99', 'ms']);
   const gb = cfg.stream.bytes >= 1e9 ? `${cfg.stream.bytes / 1e9} GB` : `${cfg.stream.bytes / 1e6} MB`;
   rows.push(['proxy RSS at start', 'rssAtStartMb', 'MB']);
-  rows.push([`stream ${gb} (swapped)`, 'stream.mbPerSec', 'MB/s'], [`stream ${gb}: RSS before`, 'stream.rssBeforeMb', 'MB'], [`stream ${gb}: peak RSS`, 'stream.peakRssMb', 'MB'], [`stream ${gb}: peak RSS, largest process`, 'stream.peakProcessRssMb', 'MB']);
+  rows.push([`stream ${gb} (swapped)`, 'stream.mbPerSec', 'MB/s'], [`stream ${gb}: RSS before`, 'stream.rssBeforeMb', 'MB'], [`stream ${gb}: peak RSS`, 'stream.peakRssMb', 'MB'], [`stream ${gb}: peak RSS, largest process`, 'stream.peakProcessRssMb', 'MB'], [`stream ${gb}: peak RSS, file pages once`, 'stream.peakUnionRssMb', 'MB']);
   rows.push([`stream ${cfg.stream.noSwapBytes / 1e6} MB (no token)`, 'streamNoSwap.mbPerSec', 'MB/s']);
   rows.push([`${cfg.idle.tunnels} idle tunnels: RSS before`, 'idle.rssBeforeMb', 'MB'], [`${cfg.idle.tunnels} idle tunnels: RSS open`, 'idle.rssAfterMb', 'MB']);
   rows.push(['idle tunnels: per tunnel', 'idle.kbPerTunnel', 'KB'], ['idle tunnels: opened', 'idle.opened', ''], ['idle tunnels: open time', 'idle.openSeconds', 's']);
@@ -56,7 +56,9 @@ export function evaluateTargets(cfg, results) {
   const sm = ratio(get(s, 'stream.mbPerSec'), get(m, 'stream.mbPerSec'));
   add('stream throughput vs mitmproxy', sm === null ? null : `${sm}x`, `>= ${t.streamVsMitm}x`, sm === null ? null : sm >= t.streamVsMitm && get(s, 'stream.complete') === true);
   const rss = get(s, 'stream.peakRssMb');
-  add('gateway peak RSS during stream (all processes)', rss == null ? null : `${rss} MB`, `< ${t.streamRssMb} MB`, rss == null ? null : rss < t.streamRssMb);
+  add('gateway peak RSS during stream (all processes, summed)', rss == null ? null : `${rss} MB`, `< ${t.streamRssMb} MB`, rss == null ? null : rss < t.streamRssMb);
+  const union = get(s, 'stream.peakUnionRssMb');
+  if (get(s, 'stream.processes') > 1) add('gateway peak RSS during stream (all processes, file pages once)', union == null ? null : `${union} MB`, `< ${t.streamRssMb} MB`, union == null ? null : union < t.streamRssMb);
   const one = get(s, 'stream.peakProcessRssMb');
   if (get(s, 'stream.processes') > 1) add('gateway peak RSS during stream (the relaying worker)', one == null ? null : `${one} MB`, `< ${t.streamRssMb} MB`, one == null ? null : one < t.streamRssMb);
   const nh = cmp(get(s, 'newhost.p50'), get(d, 'newhost.p50'), (a, b) => round(a - b, 2));

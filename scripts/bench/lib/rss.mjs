@@ -45,6 +45,32 @@ function readOneMem(pid) {
 }
 
 /**
+ * RSS of the process tree with the pages mapped from files counted once (kB): the anonymous and
+ * shared-memory pages of every process, plus the largest file-backed RSS of any of them. Every
+ * Node process maps the same ~45 MB of the node binary and libraries, which summed RSS counts once
+ * per process; proxy workers are separate executions (not forks), so their anonymous memory is
+ * their own. Unlike PSS, this does not depend on what else runs on the machine.
+ */
+export function readUnionRssKb(pid) {
+  let anon = 0;
+  let file = 0;
+  let any = false;
+  for (const p of treePids(pid)) {
+    let text;
+    try {
+      text = readFileSync(`/proc/${p}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    anon += kb('RssAnon') + kb('RssShmem');
+    file = Math.max(file, kb('RssFile'));
+    any = true;
+  }
+  return any ? anon + file : undefined;
+}
+
+/**
  * Resets the kernel's peak-RSS counter (VmHWM) to the current RSS ("echo 5 > clear_refs").
  * Returns false when not permitted; callers then rely on sampling only.
  */
@@ -57,16 +83,19 @@ export function resetPeak(pid) {
   }
 }
 
-/** Samples VmRSS every `everyMs`; stop() returns { maxKb (tree sum), maxOneKb (largest process), samples, lastKb }. */
+/** Samples VmRSS every `everyMs`; stop() returns { maxKb (tree sum), maxOneKb (largest process), maxUnionKb (tree, file pages once), samples, lastKb }. */
 export function sampleRss(pid, everyMs = 50) {
   let maxKb = 0;
   let maxOneKb = 0;
+  let maxUnionKb = 0;
   let lastKb = 0;
   let samples = 0;
   const tick = () => {
     const m = readMem(pid);
     if (!m || m.rssKb === undefined) return;
     samples += 1;
+    const union = readUnionRssKb(pid);
+    if (union !== undefined && union > maxUnionKb) maxUnionKb = union;
     lastKb = m.rssKb;
     if (m.rssKb > maxKb) maxKb = m.rssKb;
     if (m.maxRssKb > maxOneKb) maxOneKb = m.maxRssKb;
@@ -77,7 +106,7 @@ export function sampleRss(pid, everyMs = 50) {
     stop() {
       tick();
       clearInterval(timer);
-      return { maxKb, maxOneKb, lastKb, samples };
+      return { maxKb, maxOneKb, maxUnionKb, lastKb, samples };
     },
   };
 }

@@ -55,6 +55,8 @@ export async function measureStream(cfg, col, { bytes, authorized }) {
     // With proxy workers the download runs in one of them: its own peak, beside the sum.
     out.processes = processes;
     out.peakProcessRssMb = mb(peakReset ? Math.max(hwmOneKb ?? 0, sampled.maxOneKb) : sampled.maxOneKb);
+    // File-backed pages once (readUnionRssKb): what the gateway's processes take together. Sampled only.
+    out.peakUnionRssMb = sampled.maxUnionKb > 0 ? mb(sampled.maxUnionKb) : undefined;
     out.peakRssSource = peakReset ? 'VmHWM (reset at start) and VmRSS samples' : 'VmRSS samples every 50 ms';
     out.gatewayCpuSec = cpuStart !== undefined && cpuEnd !== undefined ? round((cpuEnd - cpuStart) / 1000, 2) : null;
   }
