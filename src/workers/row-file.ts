@@ -17,22 +17,28 @@ export function rowFileName(pid: number, generation: number): string {
 export const ROW_FILE_PATTERN = /^rows-(\d+)-(\d{6})\.jsonl$/;
 
 /**
- * A worker's network log: every row is appended to a file of this worker's, one JSON line each,
- * with one write(2) in the call itself; the primary (the log's one writer) reads the files on a
- * timer (row-file-reader.ts).
+ * A worker's network log: rows are appended to a file of this worker's, one JSON line each; the
+ * primary (the log's one writer) reads the files on a timer (row-file-reader.ts).
  *
  * Why a file and not the IPC channel: each IPC message wakes the primary, and on a small machine
  * that context switch cost more than the rest of a small request's relay. A write to a file wakes
- * no one. And it is safer: a row is in the kernel's page cache the moment `record` returns, so the
- * row of a forwarded request is out of this process before the request's bytes are (forward()
- * records it before opening the upstream request), and a worker killed at any point after leaves
- * it for the primary to read, close and write — whatever the primary was doing at the time.
+ * no one. And it is safer: once written, a row is in the kernel's page cache, whatever happens to
+ * this process or the primary. The row of a forwarded request is written at the end of the tick
+ * that recorded it, so it is out of this process before the request's bytes are (forward()
+ * records it before opening the upstream request, which node:http writes in a later tick); a
+ * worker killed after that leaves it for the primary to read, close and write. Finished rows wait
+ * for the end of the event-loop iteration, so that one write(2) carries all of them: a worker
+ * killed within it loses those (their forwarded rows stay, and the primary closes them).
  */
 export function createRowFileLog(dir: string, pid: number = process.pid): NetLogWriter {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let generation = 0;
   let written = 0;
   let fd: number | undefined;
+  // Rows recorded in this turn (forwarded) or this loop iteration (finished), written together.
+  let pending = '';
+  let tick = false;
+  let immediate: NodeJS.Immediate | undefined;
   const open = (): number => {
     fd = openSync(join(dir, rowFileName(pid, generation)), 'a', 0o600);
     return fd;
@@ -41,22 +47,41 @@ export function createRowFileLog(dir: string, pid: number = process.pid): NetLog
     if (fd !== undefined) closeSync(fd);
     fd = undefined;
   };
+  const write = (): void => {
+    tick = false;
+    if (immediate !== undefined) clearImmediate(immediate);
+    immediate = undefined;
+    if (pending === '') return;
+    const lines = pending;
+    pending = '';
+    written += writeSync(fd ?? open(), lines);
+    if (written >= ROTATE_BYTES) {
+      // The next file is created only once this one is closed: the reader takes the existence
+      // of generation N+1 as the sign that N is whole.
+      closeFile();
+      generation += 1;
+      written = 0;
+      open();
+    }
+  };
   return {
     record(row) {
-      const line = `${JSON.stringify(row)}\n`;
-      written += writeSync(fd ?? open(), line);
-      if (written >= ROTATE_BYTES) {
-        // The next file is created only once this one is closed: the reader takes the existence
-        // of generation N+1 as the sign that N is whole.
-        closeFile();
-        generation += 1;
-        written = 0;
-        open();
-      }
+      pending += `${JSON.stringify(row)}\n`;
+      if (row.complete === false) {
+        // Out before the request: node:http writes it in a later tick than this one's (forward()
+        // records the row before opening the upstream request), and ticks run in order.
+        if (!tick) {
+          tick = true;
+          process.nextTick(write);
+        }
+      } else immediate ??= setImmediate(write);
     },
-    flush: () => undefined,
-    pending: () => 0,
-    close: closeFile,
+    flush: write,
+    pending: () => (pending === '' ? 0 : 1),
+    close() {
+      write();
+      closeFile();
+    },
   };
 }
 

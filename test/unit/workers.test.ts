@@ -33,19 +33,28 @@ describe('worker network log (row files)', () => {
   const dir = (): string => mkdtempSync(join(tmpdir(), 'standin-rows-'));
   const ids = (rows: NetLogRow[]): string[] => rows.map((r) => `${r.requestId}:${r.complete === false ? 'open' : 'done'}`);
 
-  it('a row is in the file when record returns (no timer, no tick), and the reader gets rows in order', () => {
+  it('a forwarded row is in the file by the next tick (before a request node:http writes then), in order with what came before', async () => {
     const d = dir();
     const log = createRowFileLog(d, 4242);
     const reader = new RowFileReader(d);
+    const lines = (): number => (existsSync(join(d, rowFileName(4242, 0))) ? readFileSync(join(d, rowFileName(4242, 0)), 'utf8').split('\n').filter(Boolean).length : 0);
     log.record(row('a'));
     log.record(row('b', false));
-    // What a SIGKILL right now would leave: the bytes are in the file already.
-    expect(readFileSync(join(d, rowFileName(4242, 0)), 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
+    // What a SIGKILL in a tick queued after the row would leave: both rows, in the file.
+    const seenInLaterTick = await new Promise<number>((resolve) => process.nextTick(() => resolve(lines())));
+    expect(seenInLaterTick).toBe(2);
     expect(ids(reader.read(4242))).toEqual(['a:done', 'b:open']);
     expect(reader.read(4242)).toEqual([]);
+    // Finished rows go at the end of the loop iteration, all in one write.
     log.record(row('b'));
-    expect(ids(reader.read(4242))).toEqual(['b:done']);
+    log.record(row('c'));
+    expect(log.pending()).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ids(reader.read(4242))).toEqual(['b:done', 'c:done']);
     expect(log.pending()).toBe(0);
+    log.record(row('d'));
+    log.close();
+    expect(ids(reader.read(4242))).toEqual(['d:done']);
   });
 
   it('a line written in two parts is read once whole', () => {
@@ -68,6 +77,7 @@ describe('worker network log (row files)', () => {
     let n = 0;
     while (existsSync(join(d, rowFileName(99, 2))) === false && n < 20_000) {
       log.record({ ...row(`r${n}`), path: `/${pad}` });
+      log.flush();
       n += 1;
       if (n % 1000 === 0) seen.push(...reader.read(99).map((r) => r.requestId));
     }
@@ -88,8 +98,10 @@ describe('worker network log (row files)', () => {
     log.record(row('done-1', false));
     log.record(row('done-1'));
     log.record(row('open-1', false));
+    log.flush();
     expect(ids(reader.read(555))).toEqual(['done-1:open', 'done-1:done', 'open-1:open']);
     log.record(row('open-2', false));
+    log.flush();
     appendFileSync(join(d, rowFileName(555, 0)), '{"requestId":"cut-by-the-kill","at');
     const last = reader.finish(555);
     expect(ids(last)).toEqual(['open-2:open', 'open-1:done', 'open-2:done']);
@@ -104,8 +116,11 @@ describe('worker network log (row files)', () => {
   it('finds the files of workers that no longer run (a gateway killed with them), never a running one', () => {
     const d = dir();
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-    createRowFileLog(d, Number(dead)).record(row('left', false));
-    createRowFileLog(d, process.pid).record(row('mine', false));
+    for (const [pid, id] of [[Number(dead), 'left'], [process.pid, 'mine']] as const) {
+      const log = createRowFileLog(d, pid);
+      log.record(row(id, false));
+      log.close();
+    }
     const reader = new RowFileReader(d);
     expect(reader.leftovers()).toEqual([Number(dead)]);
     expect(ids(reader.finish(Number(dead)))).toEqual(['left:open', 'left:done']);
