@@ -189,6 +189,40 @@ describe('rows of forwarded requests and the chain', () => {
   });
 });
 
+describe('the write cadence', () => {
+  it('rows trickling in are written one transaction per interval, not one per few rows', async () => {
+    const { pool, log } = await freshLog();
+    const w = createPgNetLogWriter(pool, { gatewayId: 'gw-t', intervalMs: 100 });
+    // About 500 rows a second for one second, two at a time: a busy gateway's finished requests.
+    const end = Date.now() + 1_000;
+    let sent = 0;
+    while (Date.now() < end && sent < 5_000) {
+      w.record(row());
+      w.record(row());
+      sent += 2;
+      await new Promise((r) => setTimeout(r, 4));
+    }
+    await w.close();
+    expect((await log.verify()).verified).toBe(sent);
+    // Rows committed by one transaction share its xmin.
+    const tx = (await pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM network_log')).rows[0]?.n ?? 0;
+    expect(sent).toBeGreaterThan(100);
+    // ~10 intervals in the second, plus the last flush (back to back it was one per 2-6 rows).
+    expect(tx).toBeLessThanOrEqual(16);
+  });
+
+  it('a full batch is written at once, without waiting for the interval', async () => {
+    const { pool, log } = await freshLog();
+    const w = createPgNetLogWriter(pool, { gatewayId: 'gw-f', intervalMs: 60_000, batchSize: 50 });
+    for (let i = 0; i < 120; i++) w.record(row());
+    const end = Date.now() + 5_000;
+    while ((await log.verify()).verified < 100 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect((await log.verify()).verified).toBe(100);
+    await w.close();
+    expect((await log.verify()).verified).toBe(120);
+  });
+});
+
 describe('a fleet writing one log', () => {
   it('two gateways, 16 producers each, 4000 rows: every row once, one chain per gateway, both verify', async () => {
     const { pool, log } = await freshLog();
