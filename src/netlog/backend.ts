@@ -27,6 +27,8 @@ export interface NetLogBackendWriterOptions {
   /** The id every row this writer writes carries, and whose chain it extends. */
   gatewayId: string;
   onError?: (e: unknown) => void;
+  /** PostgreSQL: the bound of this writer's on-disk spool in bytes (default 1 GiB); SQLite has none. */
+  spoolMaxBytes?: number;
 }
 
 /** A reader that can also make the gateway's writer; `close` ends what the backend opened itself. */

@@ -26,7 +26,11 @@ export function processChannel(proc: NodeJS.Process = process): WorkerChannel {
 }
 
 export interface WorkerRuntime {
-  /** The network log to give the gateway: rows go to the primary. */
+  /**
+   * The network log to give the gateway: rows go to the primary; `accepting` is the primary
+   * writer's, as it last said (logAccepting messages), so that a worker refuses new exchanges
+   * (GW_LOG_UNAVAILABLE) when the primary could not keep their rows.
+   */
   netlog: NetLogWriter;
   /** Ports the proxy refuses (the control API's, told by the primary); read live by the gateway. */
   selfPorts: Set<number>;
@@ -43,11 +47,14 @@ export interface WorkerRuntime {
 const STATS_EVERY_MS = 2_000;
 
 export function workerRuntime(channel: WorkerChannel = processChannel()): WorkerRuntime {
-  const netlog = createIpcNetLog((rows) => channel.send({ t: 'rows', rows }));
+  const ipc = createIpcNetLog((rows) => channel.send({ t: 'rows', rows }));
+  let logAccepting = true;
+  const netlog: NetLogWriter = { record: (row) => ipc.record(row), flush: () => ipc.flush(), pending: () => ipc.pending(), close: () => ipc.close(), accepting: () => logAccepting };
   const selfPorts = new Set<number>();
   channel.onMessage((raw) => {
     const m = asPrimaryMessage(raw);
-    if (m !== undefined) for (const p of m.ports) selfPorts.add(p);
+    if (m?.t === 'selfPorts') for (const p of m.ports) selfPorts.add(p);
+    else if (m?.t === 'logAccepting') logAccepting = m.accepting;
   });
   let stats: NodeJS.Timeout | undefined;
   return {

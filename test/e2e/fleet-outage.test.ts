@@ -183,6 +183,67 @@ describe('PostgreSQL stopped and started under load', () => {
   }, 120_000);
 });
 
+// With `--workers 2` the proxy runs in workers and the one log writer (with its spool) in the
+// primary: the workers learn from it when the spool is at its bound and refuse new exchanges
+// (503 GW_LOG_UNAVAILABLE) rather than forward requests whose rows could not be kept.
+describe('the spool at its bound, with proxy workers', () => {
+  it('every worker refuses new exchanges while the primary cannot keep rows, and serves again once it can', async () => {
+    const url = pg.createDatabase();
+    const env = { STANDIN_DATABASE_URL: url, STANDIN_MASTER_KEY: randomBytes(32).toString('base64') };
+    // A long stale bound: the only refusal here is the log's.
+    const g = await startServe(upstream.port, [HOST], ['--workers', '2', '--log-spool-bytes', '4096', '--db-stale-seconds', '600'], undefined, env);
+    try {
+      expect(g.cli(['secret', 'create', 'svc2', '--hosts', `${HOST}:${upstream.port}`, '--value-stdin'], PLANTED).code).toBe(0);
+      const e = (JSON.parse(g.cli(['sandbox', 'create', 'w', '--bind', 'K=svc2', '--json']).stdout) as { env: Record<string, string> }).env;
+      const sb = { name: 'w', token: e['K'] ?? '', proxy: e['HTTPS_PROXY'] ?? '' };
+      const caW = readFileSync(join(g.home, 'ca', 'ca.pem'), 'utf8');
+      const paths: string[] = [];
+      const call = async (): Promise<Reply & { path: string }> => {
+        const path = `/echo/workers-${paths.length}`;
+        paths.push(path);
+        const r = await viaProxy(sb.proxy, caW, `https://${HOST}:${upstream.port}${path}`, { headers: { authorization: `Bearer ${sb.token}` } });
+        return { ...r, path };
+      };
+      const code = (r: Reply): string | undefined => /"code":"([A-Z_]+)"/.exec(r.body)?.[1];
+      await waitFor(async () => (await call()).status === 200, 5_000);
+
+      pg.stop();
+      // Rows of the requests below fill the small spool within a few retries (500 ms apart).
+      let first: number | undefined;
+      for (let i = 0; i < 400 && first === undefined; i++) {
+        const r = await call();
+        if (r.status === 503) {
+          expect(code(r)).toBe('GW_LOG_UNAVAILABLE');
+          first = i;
+        } else {
+          expect(r.status).toBe(200);
+          await sleep(50);
+        }
+      }
+      expect(first).toBeDefined();
+      // Each request is a new connection, dealt round robin: both workers answer these.
+      const refused = [];
+      for (let i = 0; i < 10; i++) refused.push(await call());
+      for (const r of refused) {
+        expect({ status: r.status, code: code(r) }).toEqual({ status: 503, code: 'GW_LOG_UNAVAILABLE' });
+        expect(upstream.received.some((x) => x.url === r.path)).toBe(false);
+      }
+
+      pg.start();
+      await waitFor(async () => (await call()).status === 200, 20_000);
+      // Back: every request made has exactly one row, the refused ones included.
+      const dbName = new URL(url).pathname.slice(1);
+      const logged = (): string[] => pg.superSql(`SELECT path FROM network_log WHERE path LIKE '/echo/workers-%'`, dbName).trim().split('\n').filter((l) => l !== '');
+      await waitFor(async () => logged().length >= paths.length, 10_000);
+      expect(logged().sort()).toEqual([...paths].sort());
+      for (const text of [g.stdout(), g.stderr(), ...refused.map((r) => r.body)]) expect(text).not.toContain(PLANTED);
+    } finally {
+      await g.stop();
+      removeHome(g.home);
+    }
+  }, 90_000);
+});
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -37,11 +37,11 @@ export function pgNetLog(database: pg.Pool | string, options: PgNetLogOptions = 
     record: (requestId, tenant) => pgNetLogRecord(pool, requestId, tenant),
     verify: () => pgVerifyLog(pool),
     checkHead: (head, report) => pgCheckRecordedHead(pool, head, report),
-    createWriter: (o) =>
+    createWriter: ({ spoolMaxBytes, ...o }) =>
       createPgNetLogWriter(pool, {
         ...options.writer,
         ...o,
-        ...(options.spool === undefined ? {} : { spool: new NetLogSpool(options.spool.dir, { maxBytes: options.spool.maxBytes }) }),
+        ...(options.spool === undefined ? {} : { spool: new NetLogSpool(options.spool.dir, { maxBytes: spoolMaxBytes ?? options.spool.maxBytes }) }),
       }),
     close: async () => {
       if (own) await pool.end();
