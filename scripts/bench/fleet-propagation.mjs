@@ -9,7 +9,7 @@
 // value applied is known without the value ever leaving this process. Loopback only.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, request as httpsRequest } from 'node:https';
 import { createServer as netServer } from 'node:net';
@@ -65,21 +65,45 @@ async function main() {
     const pct = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
     log(`propagation over ${ROUNDS} rotations x 2 gateways: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${samples.at(-1).toFixed(1)} ms`);
 
-    // 2. throughput: gateway A (PostgreSQL) vs a gateway on SQLite, interleaved
-    const solo = await startGateway(join(tmp, 'sqlite'), upstream.port, {});
-    cli(solo, ['secret', 'create', 'fleet', '--hosts', `${HOST}:${upstream.port}`, '--value-stdin'], 'sk-solo');
-    const soloEnv = JSON.parse(cli(solo, ['sandbox', 'create', 'agent', '--bind', 'K=fleet', '--json'])).env;
-    const soloKey = /^http:\/\/agent:([^@]+)@/.exec(soloEnv.HTTPS_PROXY)[1];
-    const soloCa = readFileSync(join(solo.home, 'ca', 'ca.pem'), 'utf8');
+    // 2. throughput, like with like: the fleet's gateways stop first (they share the cores), then
+    //    ONE gateway on PostgreSQL and ONE on SQLite, each started alone with the same flags
+    //    (workers, log level, node flags), measured in turn, interleaved.
+    for (const g of gws) await stopGateway(g);
+    const workers = process.env.BENCH_STANDIN_WORKERS ?? '1';
+    const nodeArgs = (process.env.BENCH_STANDIN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const solo = async (name, soloEnv) => {
+      const g = await startGateway(join(tmp, name), upstream.port, soloEnv, ['--workers', workers], nodeArgs);
+      cli(g, ['secret', 'create', `solo-${name}`, '--hosts', `${HOST}:${upstream.port}`, '--value-stdin'], `sk-solo-${name}`);
+      const e = JSON.parse(cli(g, ['sandbox', 'create', `agent-${name}`, '--bind', `K=solo-${name}`, '--json'])).env;
+      const key = /^http:\/\/[^:]+:([^@]+)@/.exec(e.HTTPS_PROXY)[1];
+      const soloCa = readFileSync(join(g.home, 'ca', 'ca.pem'), 'utf8');
+      return { g, make: () => client(g.proxy, key, soloCa, e.K, upstream.port, `agent-${name}`) };
+    };
     const rates = { postgres: [], sqlite: [] };
-    for (let i = 0; i < 2; i++) {
-      rates.postgres.push(await throughput(() => client(a.proxy, proxyKey, ca, token, upstream.port)));
-      rates.sqlite.push(await throughput(() => client(solo.proxy, soloKey, soloCa, soloEnv.K, upstream.port)));
+    // CPU per request (µs) of the gateway (and its workers), of PostgreSQL's processes and of this
+    // process (clients + upstream): on 2 cores, whatever PostgreSQL spends is taken from the others.
+    const cpu = { postgres: [], sqlite: [] };
+    const ROUNDS_TP = quick ? 2 : 3;
+    for (let i = 0; i < ROUNDS_TP; i++) {
+      // A fresh gateway per round and backend, one at a time: nothing else of ours runs beside it.
+      for (const kind of i % 2 === 0 ? ['postgres', 'sqlite'] : ['sqlite', 'postgres']) {
+        const s = await solo(`${kind}-${i}`, kind === 'postgres' ? env : {});
+        const before = { gw: cpuTicks(treeOf(s.g.child.pid)), pg: cpuTicks(treeOf(pg.pid())), self: process.cpuUsage() };
+        const r = await throughput(s.make);
+        const self = process.cpuUsage(before.self);
+        const per = (ticks) => (ticks * 10_000) / r.done;
+        const c = { gateway: per(cpuTicks(treeOf(s.g.child.pid)) - before.gw), postgres: per(cpuTicks(treeOf(pg.pid())) - before.pg), bench: (self.user + self.system) / r.done };
+        rates[kind].push(r.rate);
+        cpu[kind].push(c);
+        log(`  ${kind} round ${i + 1}: ${r.rate.toFixed(0)} req/s; CPU per request: gateway ${c.gateway.toFixed(0)} µs, PostgreSQL ${c.postgres.toFixed(0)} µs, clients+upstream ${c.bench.toFixed(0)} µs (gateway pid ${s.g.child.pid})`);
+        await stopGateway(s.g);
+      }
     }
     const best = (xs) => Math.max(...xs);
-    log(`keep-alive throughput (${CONCURRENCY} clients, swapped requests): PostgreSQL ${best(rates.postgres).toFixed(0)} req/s, SQLite ${best(rates.sqlite).toFixed(0)} req/s, ratio ${(best(rates.postgres) / best(rates.sqlite)).toFixed(2)}`);
+    const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    log(`keep-alive throughput (${CONCURRENCY} clients, swapped requests, --workers ${workers}, one gateway alone): PostgreSQL ${rates.postgres.map((r) => r.toFixed(0)).join('/')} req/s, SQLite ${rates.sqlite.map((r) => r.toFixed(0)).join('/')} req/s, ratio of medians ${(median(rates.postgres) / median(rates.sqlite)).toFixed(2)}, of bests ${(best(rates.postgres) / best(rates.sqlite)).toFixed(2)}`);
     mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench-results', 'fleet.json'), `${JSON.stringify({ at: new Date().toISOString(), quick, rounds: ROUNDS, propagationMs: { p50: pct(50), p99: pct(99), max: samples.at(-1) }, throughput: rates }, null, 2)}\n`);
+    writeFileSync(join(ROOT, 'bench-results', 'fleet.json'), `${JSON.stringify({ at: new Date().toISOString(), quick, rounds: ROUNDS, propagationMs: { p50: pct(50), p99: pct(99), max: samples.at(-1) }, throughput: { workers, ...rates, cpuPerRequestUs: cpu } }, null, 2)}\n`);
   } finally {
     for (const ch of children) ch.kill('SIGTERM');
     await sleep(500);
@@ -94,9 +118,9 @@ function cli(g, args, input) {
   return r.stdout;
 }
 
-async function startGateway(home, upstreamPort, env) {
-  const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(CERTS, 'test-ca.pem'), '--allow-dest', `127.0.0.1:${upstreamPort}`, '--resolve', `${HOST}=127.0.0.1`, '--log-level', 'warn'];
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...args], { env: { ...process.env, ...env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startGateway(home, upstreamPort, env, extra = [], nodeArgs = []) {
+  const args = [CLI, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(CERTS, 'test-ca.pem'), '--allow-dest', `127.0.0.1:${upstreamPort}`, '--resolve', `${HOST}=127.0.0.1`, '--log-level', 'warn', ...extra];
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', ...nodeArgs, ...args], { env: { ...process.env, ...env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const proxy = await new Promise((res, rej) => {
     let out = '';
@@ -111,12 +135,21 @@ async function startGateway(home, upstreamPort, env) {
     });
     child.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
   });
-  return { name: home.split('/').at(-1), home, env, proxy };
+  return { name: home.split('/').at(-1), home, env, proxy, child };
+}
+
+// SIGTERM and wait for the exit (a --cpu-prof profile is written then).
+function stopGateway(g) {
+  if (g.child.exitCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    g.child.once('exit', () => res());
+    g.child.kill('SIGTERM');
+  });
 }
 
 // A keep-alive client through the gateway (one tunnel), answering the hash the upstream saw.
-function client(proxy, proxyKey, ca, token, port) {
-  const agent = new HttpsProxyAgent({ proxy: `http://agent:${proxyKey}@${proxy}`, ca, keepAlive: true, maxSockets: 1 });
+function client(proxy, proxyKey, ca, token, port, sandbox = 'agent') {
+  const agent = new HttpsProxyAgent({ proxy: `http://${sandbox}:${proxyKey}@${proxy}`, ca, keepAlive: true, maxSockets: 1 });
   return {
     get: () =>
       new Promise((res, rej) => {
@@ -171,7 +204,44 @@ async function throughput(make) {
   );
   const rate = done / ((performance.now() - start) / 1000);
   for (const c of clients) c.close();
-  return rate;
+  return { rate, done };
+}
+
+// utime + stime of processes, in clock ticks (Linux /proc, 100 per second).
+function cpuTicks(pids) {
+  let t = 0;
+  for (const pid of pids) {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      t += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return t;
+}
+
+// A process and its descendants (the gateway's workers; the postmaster's backends).
+function treeOf(root) {
+  const kids = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  if (root) walk(root);
+  return out;
 }
 
 function startUpstream() {
@@ -210,6 +280,7 @@ async function startPostgres(tmp) {
     url: `postgres://bench:${password}@127.0.0.1:${port}/bench`,
     display: `postgres://bench:***@127.0.0.1:${port}/bench`,
     stop: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+    pid: () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
   };
 }
 

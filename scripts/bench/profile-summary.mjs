@@ -2,7 +2,7 @@
 // Summarises a V8 .cpuprofile (from BENCH_STANDIN_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"):
 // self time by function and by source file, and inclusive time of selected functions, so a
 // profile can be read without a flame-graph tool.
-//   node scripts/bench/profile-summary.mjs FILE.cpuprofile [--top=40] [--incl=name1,name2]
+//   node scripts/bench/profile-summary.mjs FILE.cpuprofile [--top=40] [--incl=name1,name2] [--last=MS]
 import { readFileSync } from 'node:fs';
 
 const [file, ...rest] = process.argv.slice(2);
@@ -18,8 +18,14 @@ const parent = new Map();
 for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 
 // Sample time per node: timeDeltas[i] is the time before sample i.
+// --last=MS: only the samples of the profile's last MS milliseconds (the measured window of a
+// benchmark, without the start-up).
 const selfUs = new Map();
+const lastUs = opt.last === undefined ? Infinity : Number(opt.last) * 1000;
+let t = prof.startTime;
+const times = prof.timeDeltas.map((d) => (t += d));
 for (let i = 0; i < prof.samples.length; i++) {
+  if (prof.endTime - times[i] > lastUs) continue;
   const id = prof.samples[i];
   selfUs.set(id, (selfUs.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
 }

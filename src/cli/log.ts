@@ -85,12 +85,12 @@ function toQuery(o: LogOptions): NetLogQuery {
   return q;
 }
 
-/** Polls by row id until SIGINT or SIGTERM; both end it normally (exit 0). */
+/** Polls the backend's follower (rows after `start` as they become final) until SIGINT or SIGTERM; both end it normally (exit 0). */
 type Printer = (rows: readonly StoredNetLogRow[], json: boolean, header: boolean) => void;
 
 function follow(netlog: NetLogReader, query: NetLogQuery, start: number, json: boolean, headerShown: boolean, print: Printer): Promise<void> {
   return new Promise((resolve, reject) => {
-    let afterId = start;
+    const follower = netlog.follow(query, start);
     let header = !headerShown;
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
@@ -106,11 +106,10 @@ function follow(netlog: NetLogReader, query: NetLogQuery, start: number, json: b
     const poll = async (): Promise<void> => {
       try {
         for (;;) {
-          const rows = await netlog.query({ ...query, afterId });
+          const rows = await follower.next();
           if (stopped) return;
           print(rows, json, header && rows.length > 0);
           if (rows.length > 0) header = false;
-          afterId = rows.at(-1)?.id ?? afterId;
           if (rows.length < FOLLOW_BATCH) break;
         }
       } catch (e) {

@@ -11,6 +11,11 @@ import type { ServeStore } from './serve-store.js';
 /** Set in a worker's environment by the primary: this process is one of its proxy workers. */
 export const WORKER_ENV = 'STANDIN_WORKER';
 
+// How often the primary reads whether its log writer can keep rows (the spool's bound) and tells
+// the workers when that changes: a worker may start exchanges for up to this long after the
+// bound is reached; their rows stay in the primary's memory, never dropped (spool.ts).
+const LOG_STATE_EVERY_MS = 100;
+
 /**
  * Node flags for the workers: the primary's own, plus a single-threaded GC. With one worker per
  * core, V8's parallel GC helper threads (one per core, in every worker) only compete with the
@@ -44,10 +49,13 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
     onWorkerListening: (pid) => logger.info({ pid }, 'proxy worker listening'),
     onWorkerExit: (info) => logger.warn(info, 'proxy worker exited; starting a replacement'),
   });
+  const accepting = netlogWriter.accepting?.bind(netlogWriter);
+  const logState = accepting === undefined ? undefined : setInterval(() => pool.setLogAccepting(accepting()), LOG_STATE_EVERY_MS).unref();
   let listening: { host: string; port: number };
   try {
     listening = await pool.start();
   } catch (e) {
+    clearInterval(logState);
     await pool.stop();
     await netlog.close();
     await served.close();
@@ -62,6 +70,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
     registerGauges(metrics, pool, netlogWriter, served);
     writeServeState(paths, address, control);
   } catch (e) {
+    clearInterval(logState);
     await control?.close();
     await pool.stop();
     await netlog.close();
@@ -71,7 +80,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
   logger.info({ workers: options.workers, pids: pool.pids(), gatewayId }, 'proxy workers listening; network log rows carry this gateway id');
   out(`standin listening on http://${address}`);
   // Workers drain first and send their last rows; then the log is written and the API stops.
-  await drainOnSignal(ctx, logger, () => (ready = false), [() => pool.stop(), async () => netlog.close(), async () => control?.close(), () => served.close()]);
+  await drainOnSignal(ctx, logger, () => (ready = false), [() => pool.stop(), async () => clearInterval(logState), async () => netlog.close(), async () => control?.close(), () => served.close()]);
 }
 
 /**

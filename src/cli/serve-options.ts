@@ -29,6 +29,7 @@ export interface RawServeOptions {
   workers?: string;
   gatewayId?: string;
   dbStaleSeconds?: string;
+  logSpoolBytes?: string;
 }
 
 export interface ServeOptions {
@@ -53,10 +54,12 @@ export interface ServeOptions {
   gatewayId: string | undefined;
   /** On PostgreSQL: seconds the snapshot may go unconfirmed before swaps are refused; undefined: 30. */
   dbStaleSeconds: number | undefined;
+  /** On PostgreSQL: the bound of the on-disk network-log spool in bytes; undefined: 1 GiB. */
+  logSpoolBytes: number | undefined;
 }
 
 /** Keys of a `serve --config FILE` (JSON), each equivalent to the flag of the same name. */
-const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers', 'gatewayId', 'dbStaleSeconds'] as const;
+const CONFIG_KEYS = ['listen', 'control', 'upstreamCa', 'resolve', 'allowDest', 'logLevel', 'upstreamSocketsPerHost', 'scrubUnboundHours', 'maxBodyBytes', 'workers', 'gatewayId', 'dbStaleSeconds', 'logSpoolBytes'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 const LIST_KEYS: readonly ConfigKey[] = ['upstreamCa', 'resolve', 'allowDest'];
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -121,6 +124,11 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
   if (staleRaw !== undefined && !(/^\d{1,5}$/.test(String(staleRaw)) && dbStaleSeconds !== undefined && dbStaleSeconds >= 1 && dbStaleSeconds <= 86_400)) {
     problems.push(`invalid --db-stale-seconds '${printable(String(staleRaw))}': an integer from 1 to 86400`);
   }
+  const spoolRaw = raw.logSpoolBytes;
+  const logSpoolBytes = spoolRaw === undefined ? undefined : Number(spoolRaw);
+  if (spoolRaw !== undefined && !(/^\d{1,13}$/.test(String(spoolRaw)) && logSpoolBytes !== undefined && logSpoolBytes >= 1024 && logSpoolBytes <= 1024 ** 4)) {
+    problems.push(`invalid --log-spool-bytes '${printable(String(spoolRaw))}': an integer from 1024 to 1099511627776`);
+  }
   if (problems.length > 0 || listen === undefined) throw new UsageProblems(problems);
   return {
     listen,
@@ -136,6 +144,7 @@ export function parseServeOptions(flags: RawServeOptions, fromCli: (key: ConfigK
     workers,
     gatewayId: raw.gatewayId,
     dbStaleSeconds,
+    logSpoolBytes,
   };
 }
 

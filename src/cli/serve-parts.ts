@@ -151,7 +151,11 @@ export async function openServeParts(ctx: CliContext, options: ServeOptions): Pr
   ensureNodePreload(paths);
   const gatewayId = resolveGatewayId(paths.home, options.gatewayId);
   const netlogBackend = await ctx.netlog();
-  const netlogWriter = netlogBackend.createWriter({ gatewayId, onError: (err) => logger.error({ err }, 'network log write failed') });
+  const netlogWriter = netlogBackend.createWriter({
+    gatewayId,
+    onError: (err) => logger.error({ err }, 'network log write failed'),
+    ...(options.logSpoolBytes === undefined ? {} : { spoolMaxBytes: options.logSpoolBytes }),
+  });
   const metrics = new Metrics();
   return { paths, logger, store, served, ca, db, gatewayId, netlogBackend, netlogWriter, netlog: instrumentNetLog(netlogWriter, metrics), metrics };
 }

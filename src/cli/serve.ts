@@ -26,6 +26,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
     .option('--gateway-id <id>', 'the id this gateway\'s network-log rows carry (default: $STANDIN_GATEWAY_ID, else one kept in the home)')
     .option('--max-body-bytes <n>', 'largest request body read for a body or signing scheme (default 1048576; larger: 413)')
     .option('--db-stale-seconds <n>', 'on PostgreSQL: seconds the gateway keeps serving from its snapshot while the database is unreachable before it refuses swaps (default 30)')
+    .option('--log-spool-bytes <n>', 'on PostgreSQL: bytes of network-log rows the gateway keeps on disk while the database is away; at the bound it refuses new requests (default 1073741824)')
     .option('--workers <n>', 'proxy worker processes sharing the port, store, CA and network log (default: the number of cores; 1: one process)')
     .action(async (raw: RawServeOptions, cmd: Command) => {
       // A --control flag without value source 'cli' is commander's default (none): the file may set it.

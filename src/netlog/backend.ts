@@ -14,6 +14,12 @@ export interface NetLogReader {
   iterate(q: NetLogQuery): AsyncIterable<StoredNetLogRow>;
   /** The largest row id (0 when empty): where `--follow` starts. */
   lastId(): Promise<number>;
+  /**
+   * New rows after `afterId` as they become final, in id order, each once (`log --follow`): a row
+   * is returned only when no row with a smaller id can still appear (PostgreSQL: one committing
+   * late behind a higher id; follow.ts). `q.limit` rows per `next()` at most.
+   */
+  follow(q: NetLogQuery, afterId: number): NetLogFollower;
   stats(q: NetLogQuery): Promise<NetLogStats>;
   /** One row by request id with what `log explain` reads; tenant-bound when a tenant is given. */
   record(requestId: string, tenant?: string): Promise<NetLogRecord | undefined>;
@@ -23,10 +29,16 @@ export interface NetLogReader {
   checkHead(head: RecordedHead, report: LogVerifyReport): Promise<string | undefined>;
 }
 
+export interface NetLogFollower {
+  next(): Promise<StoredNetLogRow[]>;
+}
+
 export interface NetLogBackendWriterOptions {
   /** The id every row this writer writes carries, and whose chain it extends. */
   gatewayId: string;
   onError?: (e: unknown) => void;
+  /** PostgreSQL: the bound of this writer's on-disk spool in bytes (default 1 GiB); SQLite has none. */
+  spoolMaxBytes?: number;
 }
 
 /** A reader that can also make the gateway's writer; `close` ends what the backend opened itself. */

@@ -18,6 +18,18 @@ export function sqliteNetLog(db: Db, writerDefaults: Omit<NetLogWriterOptions, '
       yield* iterateNetLog(db, q);
     },
     lastId: async () => lastNetLogId(db),
+    // One writer at a time (the database's write lock) assigns ids inside its transaction: they
+    // commit in id order, so the rows after the last one seen are all there is.
+    follow: (q, from) => {
+      let afterId = from;
+      return {
+        next: async () => {
+          const rows = queryNetLog(db, { ...q, afterId });
+          afterId = rows.at(-1)?.id ?? afterId;
+          return rows;
+        },
+      };
+    },
     stats: async (q) => netLogStats(db, q),
     record: async (requestId, tenant) => getNetLogRecord(db, requestId, tenant),
     verify: async () => verifyLog(db),

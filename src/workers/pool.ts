@@ -51,6 +51,7 @@ export class WorkerPool {
   readonly #clock: () => number;
   #address: { host: string; port: number } | undefined;
   #selfPorts: number[] = [];
+  #logAccepting = true;
   #stopping = false;
   #recentCrashes: number[] = [];
   readonly #rows: RowFileReader;
@@ -80,6 +81,13 @@ export class WorkerPool {
   setSelfPorts(ports: number[]): void {
     this.#selfPorts = ports;
     for (const s of this.#slots) if (s.listening) this.#send(s.worker, { t: 'selfPorts', ports });
+  }
+
+  /** Whether the network-log writer can keep rows; told to every worker when it changes (and to new ones). */
+  setLogAccepting(accepting: boolean): void {
+    if (accepting === this.#logAccepting) return;
+    this.#logAccepting = accepting;
+    for (const s of this.#slots) if (s.listening) this.#send(s.worker, { t: 'logAccepting', accepting });
   }
 
   stats(): WorkerStats {
@@ -147,6 +155,7 @@ export class WorkerPool {
           slot.listening = true;
           this.#address ??= { host: m.host, port: m.port };
           if (this.#selfPorts.length > 0) this.#send(worker, { t: 'selfPorts', ports: this.#selfPorts });
+          if (!this.#logAccepting) this.#send(worker, { t: 'logAccepting', accepting: false });
           this.#opts.onWorkerListening?.(worker.process.pid);
           resolve({ host: m.host, port: m.port });
         }

@@ -20,8 +20,12 @@ export type WorkerMessage =
   /** Drained: every row was written before this. */
   | { t: 'bye' };
 
-/** Messages from the primary to a worker. */
-export type PrimaryMessage = { t: 'selfPorts'; ports: number[] };
+/**
+ * Messages from the primary to a worker: the ports the proxy must refuse, and whether the one
+ * network-log writer (the primary's) can keep rows — false while PostgreSQL is away and the spool
+ * is at its bound, when every worker refuses new exchanges as a single process would.
+ */
+export type PrimaryMessage = { t: 'selfPorts'; ports: number[] } | { t: 'logAccepting'; accepting: boolean };
 
 const isObject = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -50,7 +54,9 @@ export function asWorkerMessage(m: unknown): WorkerMessage | undefined {
 }
 
 export function asPrimaryMessage(m: unknown): PrimaryMessage | undefined {
-  if (!isObject(m) || m.t !== 'selfPorts' || !Array.isArray(m.ports) || !m.ports.every(isCount)) return undefined;
+  if (!isObject(m)) return undefined;
+  if (m.t === 'logAccepting') return typeof m.accepting === 'boolean' ? { t: 'logAccepting', accepting: m.accepting } : undefined;
+  if (m.t !== 'selfPorts' || !Array.isArray(m.ports) || !m.ports.every(isCount)) return undefined;
   return { t: 'selfPorts', ports: m.ports as number[] };
 }
 

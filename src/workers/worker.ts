@@ -26,7 +26,11 @@ export function processChannel(proc: NodeJS.Process = process): WorkerChannel {
 }
 
 export interface WorkerRuntime {
-  /** The network log to give the gateway: rows go to a file the primary reads. */
+  /**
+   * The network log to give the gateway: rows go to a file the primary reads; `accepting` is the
+   * primary writer's, as it last said (logAccepting messages), so that a worker refuses new
+   * exchanges (GW_LOG_UNAVAILABLE) when the primary could not keep their rows.
+   */
   netlog: NetLogWriter;
   /** Ports the proxy refuses (the control API's, told by the primary); read live by the gateway. */
   selfPorts: Set<number>;
@@ -45,11 +49,14 @@ const STATS_EVERY_MS = 2_000;
 export function workerRuntime(channel: WorkerChannel = processChannel()): WorkerRuntime {
   const rowsDir = process.env[ROWS_DIR_ENV];
   if (rowsDir === undefined || rowsDir === '') throw new Error(`${ROWS_DIR_ENV} is not set: a proxy worker is started by serve`);
-  const netlog = createRowFileLog(rowsDir);
+  const rows = createRowFileLog(rowsDir);
+  let logAccepting = true;
+  const netlog: NetLogWriter = { record: (row) => rows.record(row), flush: () => rows.flush(), pending: () => rows.pending(), close: () => rows.close(), accepting: () => logAccepting };
   const selfPorts = new Set<number>();
   channel.onMessage((raw) => {
     const m = asPrimaryMessage(raw);
-    if (m !== undefined) for (const p of m.ports) selfPorts.add(p);
+    if (m?.t === 'selfPorts') for (const p of m.ports) selfPorts.add(p);
+    else if (m?.t === 'logAccepting') logAccepting = m.accepting;
   });
   let stats: NodeJS.Timeout | undefined;
   return {

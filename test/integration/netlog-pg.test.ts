@@ -189,6 +189,133 @@ describe('rows of forwarded requests and the chain', () => {
   });
 });
 
+describe('log --follow (the follower)', () => {
+  it('shows a row committed late behind a higher id, each row once, in id order', async () => {
+    const { pool, log } = await freshLog();
+    const a = createPgNetLogWriter(pool, { gatewayId: 'gw-a', intervalMs: 1 });
+    const b = createPgNetLogWriter(pool, { gatewayId: 'gw-b', intervalMs: 1 });
+    // The day's partition exists (the writers make it); a follower starts at the end.
+    a.record(row());
+    await a.flush();
+    const follower = log.follow({ limit: 1_000 }, await log.lastId());
+    // What following by id alone did: the rows after the largest id seen.
+    let lastSeen = await log.lastId();
+    const byId = {
+      next: async (): Promise<StoredNetLogRow[]> => {
+        const rows = await log.query({ afterId: lastSeen, limit: 1_000 });
+        lastSeen = rows.at(-1)?.id ?? lastSeen;
+        return rows;
+      },
+    };
+    expect(await follower.next()).toEqual([]);
+
+    // Gateway A's batch takes its ids, then waits before it can commit: its second row's key is
+    // held by another transaction, not yet committed (the unique check waits for it).
+    const blocked = row();
+    const holder = await pool.connect();
+    let aDone: Promise<void> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query(
+        `INSERT INTO network_log (gateway, request_id, at, method, scheme, host, port, path, status, decision, secrets, bytes_in, bytes_out, duration_ms, complete)
+         VALUES ('holder', $1, $2, 'GET', 'https', 'h', 443, '/', 200, 'allowed', '[]', 0, 0, 0, false)`,
+        [blocked.requestId, blocked.at],
+      );
+      const early = row({ path: '/a-first' });
+      a.record(early);
+      a.record(blocked);
+      aDone = a.flush();
+      // A's rows have their ids once its INSERT is waiting on the holder.
+      const end = Date.now() + 5_000;
+      while (Date.now() < end) {
+        const waiting = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO network_log%'");
+        if ((waiting.rows[0]?.n ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Gateway B's row takes a higher id and commits first.
+      const late = row({ path: '/b-second' });
+      b.record(late);
+      await b.flush();
+
+      // Following by id alone shows B's row now and moves past A's ids for good.
+      const seenById = await byId.next();
+      expect(seenById.map((r) => r.path)).toEqual(['/b-second']);
+      // The follower holds B's row back while A's transaction, which took lower ids, is running.
+      expect(await follower.next()).toEqual([]);
+
+      await holder.query('ROLLBACK');
+    } finally {
+      // Destroyed, not returned: a failed test must not leave its transaction open in the pool.
+      holder.release(true);
+    }
+    await aDone;
+    const shown: StoredNetLogRow[] = [];
+    for (let i = 0; i < 50 && shown.length < 3; i++) {
+      shown.push(...(await follower.next()));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(shown.map((r) => r.path)).toEqual(['/a-first', '/v1/models', '/b-second']);
+    expect(shown.map((r) => r.id)).toEqual([...shown.map((r) => r.id)].sort((x, y) => x - y));
+    // Following by id never shows A's rows: the gap this follower closes.
+    expect((await byId.next()).length).toBe(0);
+    // Each once: nothing more comes.
+    expect(await follower.next()).toEqual([]);
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it('pages through many final rows, with filters', async () => {
+    const { log } = await freshLog();
+    const w = log.createWriter({ gatewayId: 'gw-p' });
+    for (let i = 0; i < 250; i++) w.record(row({ sandbox: i % 2 === 0 ? 'even' : 'odd' }));
+    await w.close();
+    const f = log.follow({ sandbox: 'even', limit: 100 }, 0);
+    const pages: number[] = [];
+    // Another test file's transaction on this cluster may hold the follower back for a moment.
+    for (let i = 0; i < 200 && pages.reduce((x, y) => x + y, 0) < 125; i++) {
+      const rows = await f.next();
+      expect(rows.every((r) => r.sandbox === 'even')).toBe(true);
+      if (rows.length > 0) pages.push(rows.length);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(pages).toEqual([100, 25]);
+    expect(await f.next()).toEqual([]);
+  });
+});
+
+describe('the write cadence', () => {
+  it('rows trickling in are written one transaction per interval, not one per few rows', async () => {
+    const { pool, log } = await freshLog();
+    const w = createPgNetLogWriter(pool, { gatewayId: 'gw-t', intervalMs: 100 });
+    // About 500 rows a second for one second, two at a time: a busy gateway's finished requests.
+    const end = Date.now() + 1_000;
+    let sent = 0;
+    while (Date.now() < end && sent < 5_000) {
+      w.record(row());
+      w.record(row());
+      sent += 2;
+      await new Promise((r) => setTimeout(r, 4));
+    }
+    await w.close();
+    expect((await log.verify()).verified).toBe(sent);
+    // Rows committed by one transaction share its xmin.
+    const tx = (await pool.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM network_log')).rows[0]?.n ?? 0;
+    expect(sent).toBeGreaterThan(100);
+    // ~10 intervals in the second, plus the last flush (back to back it was one per 2-6 rows).
+    expect(tx).toBeLessThanOrEqual(16);
+  });
+
+  it('a full batch is written at once, without waiting for the interval', async () => {
+    const { pool, log } = await freshLog();
+    const w = createPgNetLogWriter(pool, { gatewayId: 'gw-f', intervalMs: 60_000, batchSize: 50 });
+    for (let i = 0; i < 120; i++) w.record(row());
+    const end = Date.now() + 5_000;
+    while ((await log.verify()).verified < 100 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect((await log.verify()).verified).toBe(100);
+    await w.close();
+    expect((await log.verify()).verified).toBe(120);
+  });
+});
+
 describe('a fleet writing one log', () => {
   it('two gateways, 16 producers each, 4000 rows: every row once, one chain per gateway, both verify', async () => {
     const { pool, log } = await freshLog();

@@ -1,9 +1,14 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backends } from '../helpers/backends.js';
-import { removeHome, standin, type CliResult } from '../helpers/serve.js';
+import { pgNetLog } from '../../src/netlog/pg/backend.js';
+import { sqliteNetLog } from '../../src/netlog/sqlite-backend.js';
+import { openDatabase } from '../../src/store/database.js';
+import { CLI, removeHome, standin, type CliResult } from '../helpers/serve.js';
 
 // Each test is a script of CLI runs (about a second each, more on a busy machine).
 vi.setConfig({ testTimeout: 180_000 });
@@ -134,6 +139,41 @@ describe.each(backends())('CLI on $name', (backend) => {
     const after = json<Record<string, string>>(ok(['sandbox', 'env', 'agent', '--format', 'json', '--proxy', '127.0.0.1:1']));
     expect(after['HTTPS_PROXY']).toBe(before['HTTPS_PROXY']);
     expect(json<{ action: string }[]>(ok(['audit', '--action', 'masterkey.rotate', '--json']))).toHaveLength(1);
+  });
+
+  it('log --follow prints each row written meanwhile once, and SIGINT ends it with exit 0', async () => {
+    const child = spawn(process.execPath, [CLI, 'log', '--follow', '--json'], { env: { ...process.env, ...env, STANDIN_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const db = url === undefined ? openDatabase(join(home, 'standin.db')) : undefined;
+    const log = db !== undefined ? sqliteNetLog(db) : pgNetLog(url ?? '');
+    const ids: string[] = [];
+    try {
+      const w = log.createWriter({ gatewayId: 'gw-follow' });
+      // Written in three rounds while the follower runs.
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 2; i++) {
+          const id = randomUUID();
+          ids.push(id);
+          w.record({ requestId: id, at: Date.now(), sandbox: 'agent', tenant: 'default', method: 'GET', scheme: 'https', host: 'api.example.com', port: 443, path: `/follow/${round}`, status: 200, decision: 'allowed', secrets: [], bytesIn: 1, bytesOut: 1, durationMs: 1, upstreamIp: null, errorCode: null });
+        }
+        await w.flush();
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await w.close();
+      const shown = (): string[] => out.split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+      for (let i = 0; i < 100 && !ids.every((id) => shown().includes(id)); i++) await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGINT');
+      expect(await exited, err).toBe(0);
+      expect(shown().filter((id) => ids.includes(id)).sort()).toEqual([...ids].sort());
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await log.close();
+      db?.close();
+    }
   });
 
   it('a bad or unreachable database is one line, no password, non-zero exit', () => {

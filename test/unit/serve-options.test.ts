@@ -22,3 +22,16 @@ describe('serve --upstream-sockets-per-host', () => {
     expect(parseServeOptions({ ...base, config: file, upstreamSocketsPerHost: '4' }, (k) => k === 'upstreamSocketsPerHost').upstreamSocketsPerHost).toBe(4);
   });
 });
+
+describe('serve --log-spool-bytes', () => {
+  it('is the spool default when not given, and an integer from 1024 to 1 TiB when given, also from --config', () => {
+    expect(parseServeOptions(base).logSpoolBytes).toBeUndefined();
+    expect(parseServeOptions({ ...base, logSpoolBytes: '4096' }).logSpoolBytes).toBe(4096);
+    for (const bad of ['0', '1023', '-1', '1.5', 'x', '', String(1024 ** 4 + 1)]) {
+      expect(() => parseServeOptions({ ...base, logSpoolBytes: bad }), bad).toThrow(/log-spool-bytes/);
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'standin-cfg-')), 'c.json');
+    writeFileSync(file, JSON.stringify({ logSpoolBytes: '65536' }));
+    expect(parseServeOptions({ ...base, config: file }, () => false).logSpoolBytes).toBe(65536);
+  });
+});

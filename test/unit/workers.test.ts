@@ -159,5 +159,8 @@ describe('worker messages', () => {
     expect(asWorkerMessage('rows')).toBeUndefined();
     expect(asPrimaryMessage({ t: 'selfPorts', ports: [1234] })).toEqual({ t: 'selfPorts', ports: [1234] });
     expect(asPrimaryMessage({ t: 'selfPorts', ports: ['1234'] })).toBeUndefined();
+    expect(asPrimaryMessage({ t: 'logAccepting', accepting: false })).toEqual({ t: 'logAccepting', accepting: false });
+    expect(asPrimaryMessage({ t: 'logAccepting', accepting: 'no' })).toBeUndefined();
+    expect(asPrimaryMessage({ t: 'logAccepting' })).toBeUndefined();
   });
 });

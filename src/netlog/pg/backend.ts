@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { NetLogBackend } from '../backend.js';
+import { pgFollowNetLog } from './follow.js';
 import { pgIterateNetLog, pgLastNetLogId, pgNetLogRecord, pgNetLogStats, pgQueryNetLog } from './query.js';
 import { NetLogSpool } from './spool.js';
 import { pgCheckRecordedHead, pgVerifyLog } from './verify.js';
@@ -33,15 +34,16 @@ export function pgNetLog(database: pg.Pool | string, options: PgNetLogOptions = 
     query: (q) => pgQueryNetLog(pool, q),
     iterate: (q) => pgIterateNetLog(pool, q),
     lastId: () => pgLastNetLogId(pool),
+    follow: (q, afterId) => pgFollowNetLog(pool, q, afterId),
     stats: (q) => pgNetLogStats(pool, q),
     record: (requestId, tenant) => pgNetLogRecord(pool, requestId, tenant),
     verify: () => pgVerifyLog(pool),
     checkHead: (head, report) => pgCheckRecordedHead(pool, head, report),
-    createWriter: (o) =>
+    createWriter: ({ spoolMaxBytes, ...o }) =>
       createPgNetLogWriter(pool, {
         ...options.writer,
         ...o,
-        ...(options.spool === undefined ? {} : { spool: new NetLogSpool(options.spool.dir, { maxBytes: options.spool.maxBytes }) }),
+        ...(options.spool === undefined ? {} : { spool: new NetLogSpool(options.spool.dir, { maxBytes: spoolMaxBytes ?? options.spool.maxBytes }) }),
       }),
     close: async () => {
       if (own) await pool.end();

@@ -39,8 +39,9 @@ const DEFAULTS = { batchSize: 1_000, intervalMs: 50, retryMs: 500, maxAgeMs: 30 
 /**
  * The network-log writer of a gateway on PostgreSQL. `record` is what the request path calls: it
  * pushes to an in-memory queue and returns. One batch at a time is written (write-batch.ts); while
- * it is in flight, the next rows queue up, so a busy gateway writes large batches and an idle one
- * writes within `intervalMs`. When a write fails, the rows go to the spool (spool.ts) on disk, and
+ * it is in flight, the next rows queue up and are written `intervalMs` after it (at once when a
+ * full batch waits), so a busy gateway writes at most one transaction per interval (or per full
+ * batch) and an idle one writes within `intervalMs`. When a write fails, the rows go to the spool (spool.ts) on disk, and
  * every `retryMs` the writer tries to write the spool back, oldest first; without a spool they
  * wait at the front of the queue. Writing again is idempotent (request ids, write-batch.ts).
  */
@@ -138,6 +139,10 @@ export function createPgNetLogWriter(pool: Pool, options: PgNetLogWriterOptions)
         failedAt = undefined;
         retrying = false;
         await retain();
+        // The rows that came in meanwhile wait for the timer unless a full batch is there: on a
+        // busy gateway, writing them back to back made a transaction (four round trips and a
+        // commit, in this process and in PostgreSQL) per few rows.
+        if (queue.length < batchSize) return true;
       } catch (e) {
         queue = batch.concat(queue);
         openRows = new Map();
@@ -158,7 +163,7 @@ export function createPgNetLogWriter(pool: Pool, options: PgNetLogWriterOptions)
       // A failure leaves rows in the spool or the queue: try again later, even with nothing new.
       if (closed) return;
       if (!ok) schedule(retryMs);
-      else if (queue.length > 0) schedule(0);
+      else if (queue.length > 0) schedule(queue.length >= batchSize ? 0 : intervalMs);
     });
     return running;
   };
@@ -204,7 +209,11 @@ export function createPgNetLogWriter(pool: Pool, options: PgNetLogWriterOptions)
         schedule(Math.max(0, failedAt + retryMs - clock()));
         return;
       }
-      schedule(queue.length >= batchSize ? 0 : intervalMs);
+      if (queue.length >= batchSize) {
+        // A full batch does not wait for the interval's timer.
+        cancel();
+        schedule(0);
+      } else schedule(intervalMs);
     },
     flush: flushAll,
     pending: () => queue.length,
