@@ -9,6 +9,9 @@ export const ROWS_DIR_ENV = 'STANDIN_WORKER_ROWS_DIR';
 // it has read while the worker keeps writing.
 export const ROTATE_BYTES = 8 * 1024 * 1024;
 
+// After a failed write (a full disk), the next attempt.
+const RETRY_MS = 200;
+
 /** `rows-<pid>-<generation>.jsonl`: the primary finds a worker's files by its pid, in order. */
 export function rowFileName(pid: number, generation: number): string {
   return `rows-${pid}-${String(generation).padStart(6, '0')}.jsonl`;
@@ -30,15 +33,18 @@ export const ROW_FILE_PATTERN = /^rows-(\d+)-(\d{6})\.jsonl$/;
  * for the end of the event-loop iteration, so that one write(2) carries all of them: a worker
  * killed within it loses those (their forwarded rows stay, and the primary closes them).
  */
-export function createRowFileLog(dir: string, pid: number = process.pid): NetLogWriter {
+export function createRowFileLog(dir: string, pid: number = process.pid, onError: (e: unknown) => void = () => undefined): NetLogWriter {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let generation = 0;
   let written = 0;
   let fd: number | undefined;
-  // Rows recorded in this turn (forwarded) or this loop iteration (finished), written together.
+  // Rows recorded in this turn (forwarded) or this loop iteration (finished), written together;
+  // `carry` is what a failed write left (the rest of a line included), written first next time.
   let pending = '';
+  let carry: Buffer | undefined;
   let tick = false;
   let immediate: NodeJS.Immediate | undefined;
+  let retry: NodeJS.Timeout | undefined;
   const open = (): number => {
     fd = openSync(join(dir, rowFileName(pid, generation)), 'a', 0o600);
     return fd;
@@ -51,10 +57,29 @@ export function createRowFileLog(dir: string, pid: number = process.pid): NetLog
     tick = false;
     if (immediate !== undefined) clearImmediate(immediate);
     immediate = undefined;
-    if (pending === '') return;
-    const lines = pending;
+    if (pending === '' && carry === undefined) return;
+    const fresh = Buffer.from(pending);
+    const buf = carry === undefined ? fresh : Buffer.concat([carry, fresh]);
     pending = '';
-    written += writeSync(fd ?? open(), lines);
+    carry = undefined;
+    let off = 0;
+    try {
+      const out = fd ?? open();
+      while (off < buf.length) off += writeSync(out, buf, off);
+    } catch (e) {
+      // A full disk (or a file gone bad): nothing is dropped, the file is opened afresh on the
+      // retry, and until a write succeeds `accepting` says no, so no new exchange is forwarded
+      // without a row that can be kept (forward() answers GW_LOG_UNAVAILABLE).
+      carry = buf.subarray(off);
+      closeFileQuietly();
+      retry ??= setTimeout(() => {
+        retry = undefined;
+        write();
+      }, RETRY_MS);
+      onError(e);
+      return;
+    }
+    written += off;
     if (written >= ROTATE_BYTES) {
       // The next file is created only once this one is closed: the reader takes the existence
       // of generation N+1 as the sign that N is whole.
@@ -62,6 +87,13 @@ export function createRowFileLog(dir: string, pid: number = process.pid): NetLog
       generation += 1;
       written = 0;
       open();
+    }
+  };
+  const closeFileQuietly = (): void => {
+    try {
+      closeFile();
+    } catch {
+      fd = undefined;
     }
   };
   return {
@@ -77,10 +109,13 @@ export function createRowFileLog(dir: string, pid: number = process.pid): NetLog
       } else immediate ??= setImmediate(write);
     },
     flush: write,
-    pending: () => (pending === '' ? 0 : 1),
+    pending: () => (pending === '' && carry === undefined ? 0 : 1),
+    accepting: () => carry === undefined,
     close() {
+      if (retry !== undefined) clearTimeout(retry);
+      retry = undefined;
       write();
-      closeFile();
+      closeFileQuietly();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NetLogRow } from '../../src/netlog/types.js';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRowFileLog, ROTATE_BYTES, rowFileName } from '../../src/workers/row-file.js';
@@ -125,6 +125,28 @@ describe('worker network log (row files)', () => {
     expect(reader.leftovers()).toEqual([Number(dead)]);
     expect(ids(reader.finish(Number(dead)))).toEqual(['left:open', 'left:done']);
     expect(reader.leftovers()).toEqual([]);
+  });
+
+  it('a write that fails (a full disk) drops nothing, stops accepting, and resumes on a file opened afresh', async () => {
+    const d = dir();
+    const file = join(d, rowFileName(808, 0));
+    symlinkSync('/dev/full', file);
+    const errors: unknown[] = [];
+    const log = createRowFileLog(d, 808, (e) => errors.push(e));
+    log.record(row('while-full', false));
+    // The failure is in the next tick's write: nothing thrown into the request path.
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect((errors[0] as NodeJS.ErrnoException | undefined)?.code).toBe('ENOSPC');
+    expect(log.accepting?.()).toBe(false);
+    expect(log.pending()).toBe(1);
+    log.record(row('also-kept'));
+    unlinkSync(file);
+    const reader = new RowFileReader(d);
+    const deadline = Date.now() + 3_000;
+    while (log.accepting?.() === false && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(log.accepting?.()).toBe(true);
+    expect(ids(reader.read(808))).toEqual(['while-full:open', 'also-kept:done']);
+    log.close();
   });
 
   it('ignores lines that are not rows', () => {
