@@ -1,7 +1,7 @@
 // Bench parameters: the full run (default, a few minutes) and --quick (under a minute or two).
 // Every load is bounded by a count AND a time; see README.md for what each number means.
 
-export const COLUMNS = ['direct', 'standin', 'mitmproxy', 'nginx', 'node'];
+export const COLUMNS = ['direct', 'standin', 'mitmproxy', 'nginx', 'node', 'node-mitm'];
 export const STEPS = ['newhost', 'newconn', 'small', 'idle', 'stream'];
 
 export function parseArgs(argv, env = process.env) {
@@ -21,7 +21,7 @@ export function parseArgs(argv, env = process.env) {
   return args;
 }
 
-export const USAGE = `usage: npm run bench [-- --quick] [-- --only=direct,standin,mitmproxy,nginx,node] [-- --out=FILE]
+export const USAGE = `usage: npm run bench [-- --quick] [-- --only=direct,standin,mitmproxy,nginx,node,node-mitm] [-- --out=FILE]
   --quick   100 MB stream, 500 idle tunnels, shorter windows (also BENCH_QUICK=1)
   --only    run a subset of the columns (direct is needed for the ratios to direct)
   --steps   run a subset of the measurements: newhost,newconn,small,idle,stream

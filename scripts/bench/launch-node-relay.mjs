@@ -1,11 +1,16 @@
-// Starts node-relay.mjs (the plain-Node TLS relay column) as its own process; { pid, port, stop() }.
+// Starts node-relay.mjs (the plain-Node TLS relay column) or node-mitm.mjs (the plain-Node
+// intercepting proxy column) as its own process; { pid, port, stop() }.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { register, stop } from './lib/procs.mjs';
 
-export async function startNodeRelay({ certDir, upstreamPort, host }) {
-  const child = fork(fileURLToPath(new URL('./node-relay.mjs', import.meta.url)), [certDir, String(upstreamPort), host], {
+export async function startNodeRelay({ certDir, upstreamPort, host, mitm }) {
+  const script = mitm ? './node-mitm.mjs' : './node-relay.mjs';
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [certDir, String(upstreamPort), host], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // BENCH_NODE_ARGS: extra node flags for these columns (a --cpu-prof beside standin's, say).
+    execArgv: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    env: { ...process.env, ...(mitm ? { BENCH_TOKEN: mitm.token, BENCH_REAL_VALUE: mitm.realValue } : {}) },
   });
   register(child);
   const port = await new Promise((resolve, reject) => {

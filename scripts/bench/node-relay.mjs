@@ -19,3 +19,5 @@ const server = createServer({ cert: readFileSync(join(certDir, 'upstream.pem')),
 });
 server.keepAliveTimeout = 120_000;
 server.listen(0, '127.0.0.1', () => process.send?.({ type: 'listening', port: server.address().port }));
+// Exits normally on SIGTERM, so that a --cpu-prof (BENCH_NODE_ARGS) is written.
+process.on('SIGTERM', () => process.exit(0));

@@ -109,6 +109,13 @@ async function main() {
       cols.push({ name: 'node', pid: nodeRelay.pid, target: { mode: 'direct', ca: testCa, upstreamPort: nodeRelay.port, creds: [{ authorization: `Bearer ${realValue}` }] }, sent: 0 });
       log(`bench: node ${nodeRelay.version} relay 127.0.0.1:${nodeRelay.port} (pid ${nodeRelay.pid}, plain https server + keep-alive agent)`);
     }
+    let nodeMitm;
+    if (wanted.includes('node-mitm')) {
+      nodeMitm = await startNodeRelay({ certDir, upstreamPort: upstream.port, host: 'api.standin.test', mitm: { token: standinToken, realValue } });
+      const target = { mode: 'proxy', proxy: { host: '127.0.0.1', port: nodeMitm.port }, ca: testCa, upstreamPort: upstream.port, creds: [{ authorization: `Bearer ${standinToken}` }] };
+      cols.push({ name: 'node-mitm', pid: nodeMitm.pid, target, sent: 0 });
+      log(`bench: node ${nodeMitm.version} intercepting proxy 127.0.0.1:${nodeMitm.port} (pid ${nodeMitm.pid}, CONNECT + TLS + node:http both legs, header swap only)`);
+    }
     for (const n of notes) log(`bench: ${n}`);
 
     const results = Object.fromEntries(cols.map((c) => [c.name, {}]));
@@ -163,6 +170,7 @@ async function main() {
     if (mitm) await mitm.stop();
     if (nginx) await nginx.stop();
     if (nodeRelay) await nodeRelay.stop();
+    if (nodeMitm) await nodeMitm.stop();
     const upstreamCounts = await upstream.stats();
     await upstream.stop();
 
