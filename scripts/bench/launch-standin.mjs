@@ -17,9 +17,11 @@ function gatewayNodeFlags(repoRoot) {
 export const SECRET_NAME = 'bench-key';
 export const ENV_NAME = 'OPENAI_API_KEY';
 
-export async function startStandin({ repoRoot, home, certDir, upstreamPort, realValue, hosts, sandboxes = 1, logLevel = 'info' }) {
+export async function startStandin({ repoRoot, home, certDir, upstreamPort, realValue, hosts, sandboxes = 1, logLevel = 'info', variant = 'STANDIN' }) {
   // BENCH_STANDIN_MAIN: another build of the CLI (e.g. a worktree's dist/cli/main.js) to compare.
-  const main = process.env.BENCH_STANDIN_MAIN ?? join(repoRoot, 'dist/cli/main.js');
+  // variant 'STANDIN_B' reads BENCH_STANDIN_B_MAIN, _NODE_ARGS and _WORKERS instead (the standin-b column).
+  const envOf = (k) => process.env[`BENCH_${variant}_${k}`];
+  const main = envOf('MAIN') ?? join(repoRoot, 'dist/cli/main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: build first (npx tsc -p tsconfig.json)`);
   const env = { ...process.env, STANDIN_HOME: home };
   const cli = (args, input) => run(process.execPath, [main, ...args], { env, input, timeoutMs: 30_000 });
@@ -38,12 +40,12 @@ export async function startStandin({ repoRoot, home, certDir, upstreamPort, real
 
   // The node flags `npm start` and the Dockerfile run the gateway with (package.json), then
   // BENCH_STANDIN_NODE_ARGS: extra ones, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = [...gatewayNodeFlags(repoRoot), ...(process.env.BENCH_STANDIN_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...gatewayNodeFlags(repoRoot), ...(envOf('NODE_ARGS') ?? '').split(' ').filter(Boolean)];
   const args = [...nodeArgs, main, 'serve', '--listen', '127.0.0.1:0', '--upstream-ca', join(certDir, 'test-ca.pem'), '--allow-dest', '127.0.0.1', '--log-level', logLevel];
   for (const h of hosts) args.push('--resolve', `${h}=127.0.0.1`);
   // BENCH_STANDIN_WORKERS: `serve --workers N` (default: the gateway's own, one per core; builds
   // from before the flag existed are run without it).
-  if (process.env.BENCH_STANDIN_WORKERS) args.push('--workers', process.env.BENCH_STANDIN_WORKERS);
+  if (envOf('WORKERS')) args.push('--workers', envOf('WORKERS'));
   const child = start(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderrTail = keepTail(child.stderr, 400);
   let stderrLines = 0;
@@ -54,7 +56,7 @@ export async function startStandin({ repoRoot, home, certDir, upstreamPort, real
   for (const b of boxes) b.proxyUrl = `http://${encodeURIComponent(b.user)}:${encodeURIComponent(b.pass)}@${address}`;
 
   return {
-    name: 'standin',
+    name: variant === 'STANDIN' ? 'standin' : 'standin-b',
     pid: child.pid,
     address,
     caPem,

@@ -80,12 +80,12 @@ function fmt(v) {
 }
 
 export function renderTable(cfg, results, targets, columns) {
-  const header = ['metric', 'unit', ...columns, 'standin/direct', 'standin/mitm', 'standin/nginx', 'standin/node', 'standin/node-mitm'];
+  const header = ['metric', 'unit', ...columns, 'standin/direct', 'standin/mitm', 'standin/nginx', 'standin/node', 'standin/node-mitm', 'standin/standin-b'];
   const lines = [header];
   for (const [label, path, unit] of tableRows(cfg)) {
     const vals = columns.map((c) => get(results[c], path));
     const s = get(results.standin, path);
-    lines.push([label, unit, ...vals.map(fmt), fmt(ratio(s, get(results.direct, path))), fmt(ratio(s, get(results.mitmproxy, path))), fmt(ratio(s, get(results.nginx, path))), fmt(ratio(s, get(results.node, path))), fmt(ratio(s, get(results['node-mitm'], path)))]);
+    lines.push([label, unit, ...vals.map(fmt), fmt(ratio(s, get(results.direct, path))), fmt(ratio(s, get(results.mitmproxy, path))), fmt(ratio(s, get(results.nginx, path))), fmt(ratio(s, get(results.node, path))), fmt(ratio(s, get(results['node-mitm'], path))), fmt(ratio(s, get(results['standin-b'], path)))]);
   }
   const widths = header.map((_, i) => Math.max(...lines.map((l) => String(l[i]).length)));
   const pad = (l) => l.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');

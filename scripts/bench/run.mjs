@@ -83,6 +83,17 @@ async function main() {
       });
       log(`bench: standin ${gw.address} (pid ${gw.pid}, ${gw.sandboxes.length} sandboxes)`);
     }
+    // BENCH_STANDIN_B_MAIN: a second build as its own column (standin-b), measured in the same run,
+    // interleaved with the first: an A/B comparison under the same machine noise.
+    let gwB;
+    if (wanted.includes('standin') && process.env.BENCH_STANDIN_B_MAIN) {
+      gwB = await startStandin({ repoRoot, home: join(tmp, 'standin-home-b'), certDir, upstreamPort: upstream.port, realValue, hosts: ['api.standin.test', ...cfg.newHosts], sandboxes: Math.ceil(cfg.idle.tunnels / cfg.idle.perSandbox), logLevel: process.env.BENCH_STANDIN_LOG_LEVEL ?? 'info', variant: 'STANDIN_B' });
+      const proxy = { host: '127.0.0.1', port: Number(gwB.address.split(':').at(-1)) };
+      const credOf = (b) => ({ proxyAuth: `Basic ${Buffer.from(`${b.user}:${b.pass}`).toString('base64')}`, authorization: `Bearer ${b.token}` });
+      const base = { mode: 'proxy', proxy, ca: gwB.caPem, upstreamPort: upstream.port };
+      cols.push({ name: 'standin-b', pid: gwB.pid, target: { ...base, creds: [credOf(gwB.sandboxes[0])] }, idleTarget: { ...base, creds: gwB.sandboxes.map(credOf) }, sent: 0 });
+      log(`bench: standin-b ${gwB.address} (pid ${gwB.pid}, ${process.env.BENCH_STANDIN_B_MAIN})`);
+    }
     let mitm;
     if (wanted.includes('mitmproxy')) {
       if (!findMitmdump()) notes.push('mitmdump not found: mitmproxy column skipped (apt-get install mitmproxy)');
@@ -152,7 +163,7 @@ async function main() {
     await step('stream (no token)', async (col, r) => (r.streamNoSwap = await measureStream(cfg, col, { bytes: cfg.stream.noSwapBytes, authorized: false })));
     await step(`idle ${cfg.idle.tunnels} tunnels`, async (col, r) => {
       // Idle tunnels are CONNECT tunnels: the reverse-proxy and direct columns have none.
-      if (col.name === 'standin' || col.name === 'mitmproxy') r.idle = await measureIdle(cfg, col);
+      if (col.name === 'standin' || col.name === 'standin-b' || col.name === 'mitmproxy') r.idle = await measureIdle(cfg, col);
     });
 
     // Shut standin down the way an operator does (SIGTERM flushes the log), then count its rows.
@@ -167,6 +178,7 @@ async function main() {
       results.standin.stderrTail = gw.stderrTail.slice(-40);
       log(`  network log                standin    ${results.standin.netlog.rows} rows for ${standinCol.sent} requests sent`);
     }
+    if (gwB) await gwB.stop();
     if (mitm) await mitm.stop();
     if (nginx) await nginx.stop();
     if (nodeRelay) await nodeRelay.stop();
