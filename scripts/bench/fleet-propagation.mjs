@@ -34,9 +34,10 @@ const children = [];
 async function main() {
   const tmp = mkdtempSync(join(tmpdir(), 'standin-fleet-bench-'));
   let pg;
+  let upstream;
   try {
     pg = await startPostgres(tmp);
-    const upstream = await startUpstream();
+    upstream = await startUpstream();
     const env = { STANDIN_DATABASE_URL: pg.url, STANDIN_MASTER_KEY: randomBytes(32).toString('base64') };
     const gws = await Promise.all(['a', 'b', 'c'].map((n) => startGateway(join(tmp, n), upstream.port, env)));
     const [a, b, c] = gws;
@@ -107,6 +108,8 @@ async function main() {
   } finally {
     for (const ch of children) ch.kill('SIGTERM');
     await sleep(500);
+    // Its keep-alive sockets would keep this process alive after the report.
+    upstream?.close();
     pg?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -250,7 +253,10 @@ function startUpstream() {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
     res.end(body);
   });
-  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ port: server.address().port, close: () => server.close() })));
+  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ port: server.address().port, close: () => {
+    server.closeAllConnections();
+    server.close();
+  } })));
 }
 
 async function startPostgres(tmp) {

@@ -37,7 +37,8 @@ export function registerApiKey(program: Command, ctx: CliContext): void {
     .description('list keys (never the keys themselves)')
     .option('--json', 'one JSON document')
     .action(async (o: { json?: boolean }) => {
-      const keys = await (await ctx.store()).apiKeys.list();
+      // The keys' hashes only: no master key needed (an operator's audit of access).
+      const keys = await (await ctx.apiKeys()).list();
       if (o.json === true) return printJson(keys.map(keyJson));
       if (keys.length === 0) return out('no API keys');
       printTable(

@@ -10,7 +10,8 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import { SqliteAsyncStore } from '../store/sqlite-async-store.js';
 import { parseDatabaseChoice, type DatabaseChoice } from '../store/database-url.js';
 import type { PgDb } from '../store/pg/pg-db.js';
-import type { AsyncStore } from '../store/store-api.js';
+import type { ApiKeyStore, AsyncStore } from '../store/store-api.js';
+import { ApiKeysRepo } from '../store/apikeys-repo.js';
 import { pendingKeyPath, readPendingKey } from './masterkey-file.js';
 import { DEFAULT_TENANT } from '../model/secrets.js';
 import { requireTenant } from '../store/tenants-repo.js';
@@ -35,6 +36,8 @@ export interface CliContext {
   netlog(): Promise<NetLogBackend>;
   /** The store as the selected tenant sees it (`--tenant`, else $STANDIN_TENANT, else default). */
   store(): Promise<AsyncStore>;
+  /** The API keys (hashes only: needs no master key). */
+  apiKeys(): Promise<ApiKeyStore>;
   /** The selected tenant's name, checked to exist (needs no master key). */
   tenant(): Promise<string>;
   /** PEM of the CA certificate. */
@@ -113,6 +116,12 @@ export function createContext(flags: () => GlobalFlags, env: NodeJS.ProcessEnv =
     db: getDb,
     netlog: () => (netlog ??= openNetLog()),
     store: () => (store ??= openStore()),
+    apiKeys: async () => {
+      const c = database();
+      if (c.kind === 'postgres') return (await import('../store/pg/pg-store.js')).pgApiKeyStore(await pgDb(c));
+      const keys = new ApiKeysRepo(getDb());
+      return { create: async (n, r, o) => keys.create(n, r, o), list: async () => keys.list(), revoke: async (n) => keys.revoke(n), verify: async (p) => keys.verify(p) };
+    },
     tenant: () => {
       const c = database();
       tenant ??= c.kind === 'postgres' ? pgDb(c).then(async (d) => (await import('../store/pg/pg-store.js')).requirePgTenant(d, tenantName())) : Promise.resolve().then(() => requireTenant(getDb(), tenantName()));

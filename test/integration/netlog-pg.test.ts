@@ -190,7 +190,7 @@ describe('rows of forwarded requests and the chain', () => {
 });
 
 describe('log --follow (the follower)', () => {
-  it('shows a row committed late behind a higher id, each row once, in id order', async () => {
+  it('shows a row committed late behind a higher id, each row once, in id order (log --follow and polls by afterId)', async () => {
     const { pool, log } = await freshLog();
     const a = createPgNetLogWriter(pool, { gatewayId: 'gw-a', intervalMs: 1 });
     const b = createPgNetLogWriter(pool, { gatewayId: 'gw-b', intervalMs: 1 });
@@ -199,11 +199,12 @@ describe('log --follow (the follower)', () => {
     await a.flush();
     const follower = log.follow({ limit: 1_000 }, await log.lastId());
     // What following by id alone did: the rows after the largest id seen.
-    let lastSeen = await log.lastId();
+    const start = await log.lastId();
+    let lastSeen = start;
     const byId = {
-      next: async (): Promise<StoredNetLogRow[]> => {
-        const rows = await log.query({ afterId: lastSeen, limit: 1_000 });
-        lastSeen = rows.at(-1)?.id ?? lastSeen;
+      next: async (): Promise<{ path: string }[]> => {
+        const rows = (await pool.query<{ id: string; path: string }>('SELECT id, path FROM network_log WHERE id > $1 ORDER BY id', [lastSeen])).rows;
+        lastSeen = Number(rows.at(-1)?.id ?? lastSeen);
         return rows;
       },
     };
@@ -240,8 +241,11 @@ describe('log --follow (the follower)', () => {
       // Following by id alone shows B's row now and moves past A's ids for good.
       const seenById = await byId.next();
       expect(seenById.map((r) => r.path)).toEqual(['/b-second']);
-      // The follower holds B's row back while A's transaction, which took lower ids, is running.
+      // The follower holds B's row back while A's transaction, which took lower ids, is running,
+      // and so does a poll by afterId (the control API, the viewer): it waits briefly, then
+      // answers nothing new.
       expect(await follower.next()).toEqual([]);
+      expect(await log.query({ afterId: start, limit: 1_000 })).toEqual([]);
 
       await holder.query('ROLLBACK');
     } finally {
@@ -255,6 +259,7 @@ describe('log --follow (the follower)', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(shown.map((r) => r.path)).toEqual(['/a-first', '/v1/models', '/b-second']);
+    expect((await log.query({ afterId: start, limit: 1_000 })).map((r) => r.path)).toEqual(['/a-first', '/v1/models', '/b-second']);
     expect(shown.map((r) => r.id)).toEqual([...shown.map((r) => r.id)].sort((x, y) => x - y));
     // Following by id never shows A's rows: the gap this follower closes.
     expect((await byId.next()).length).toBe(0);

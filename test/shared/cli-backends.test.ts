@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -101,6 +101,14 @@ describe.each(backends())('CLI on $name', (backend) => {
     expect(key).toMatch(/^sak_[0-9a-f]{16}_[0-9A-Za-z]{40}$/);
     const keys = json<{ name: string; role: string; revokedAt: string | null }[]>(ok(['apikey', 'list', '--json']));
     expect(keys).toEqual([expect.objectContaining({ name: 'ops', role: 'operator', revokedAt: null })]);
+    // Listing needs no master key (only hashes are stored): the key file moved away for one run.
+    renameSync(join(home, 'master.key'), join(root, 'master.key.away'));
+    try {
+      expect(fails(1, ['secret', 'list'])).toMatch(/not initialised|master key/i);
+      expect(json<{ name: string }[]>(ok(['apikey', 'list', '--json'])).map((k) => k.name)).toEqual(['ops']);
+    } finally {
+      renameSync(join(root, 'master.key.away'), join(home, 'master.key'));
+    }
     expect(JSON.stringify(keys)).not.toContain(key);
     expect(ok(['apikey', 'revoke', 'OPS'])).toBe('revoked API key ops\n');
     fails(2, ['apikey', 'revoke', 'ops']);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { NetLogBackend } from '../backend.js';
-import { pgFollowNetLog } from './follow.js';
+import { pgFinalRowsAfter, pgFollowNetLog } from './follow.js';
 import { pgIterateNetLog, pgLastNetLogId, pgNetLogRecord, pgNetLogStats, pgQueryNetLog } from './query.js';
 import { NetLogSpool } from './spool.js';
 import { pgCheckRecordedHead, pgVerifyLog } from './verify.js';
@@ -31,7 +31,8 @@ export function pgNetLog(database: pg.Pool | string, options: PgNetLogOptions = 
   return {
     kind: 'postgres',
     pool,
-    query: (q) => pgQueryNetLog(pool, q),
+    // Polling by id (the API, the viewer) sees a row only once no smaller id can still appear.
+    query: (q) => (q.afterId === undefined ? pgQueryNetLog(pool, q) : pgFinalRowsAfter(pool, { ...q, afterId: q.afterId })),
     iterate: (q) => pgIterateNetLog(pool, q),
     lastId: () => pgLastNetLogId(pool),
     follow: (q, afterId) => pgFollowNetLog(pool, q, afterId),

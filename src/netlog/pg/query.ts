@@ -34,13 +34,17 @@ interface RawRow {
   complete: boolean;
 }
 
-/** The listing of queryNetLog (query.ts), in PostgreSQL. */
-export async function pgQueryNetLog(pool: Pool, q: NetLogQuery): Promise<StoredNetLogRow[]> {
+/**
+ * The listing of queryNetLog (query.ts), in PostgreSQL. With `afterId`, the rows after it up to
+ * `upToId` (follow.ts decides which ids are final: the backend's `query` goes through it).
+ */
+export async function pgQueryNetLog(pool: Pool, q: NetLogQuery, upToId?: number): Promise<StoredNetLogRow[]> {
   const { where, values } = pgNetLogFilter(q);
   const limit = clampLimit(q.limit);
+  const bounded = upToId === undefined ? where : `${where === '' ? 'WHERE' : `${where} AND`} id <= ${Math.floor(upToId)}`;
   const sql =
     q.afterId !== undefined
-      ? `SELECT ${COLUMNS} FROM network_log ${where} ORDER BY id ASC LIMIT ${limit}`
+      ? `SELECT ${COLUMNS} FROM network_log ${bounded} ORDER BY id ASC LIMIT ${limit}`
       : `SELECT * FROM (SELECT ${COLUMNS} FROM network_log ${where} ORDER BY at DESC, id DESC LIMIT ${limit}) t ORDER BY at ASC, id ASC`;
   return (await pool.query<RawRow>(sql, values)).rows.map(fromRaw);
 }

@@ -221,7 +221,15 @@ async function requireTenant(q: Queryable, name: string): Promise<string> {
 /** The tenant's canonical name (needs no master key): `--tenant` checked for log commands. */
 export { requireTenant as requirePgTenant };
 
-function apiKeyStore(c: PgCtx): ApiKeyStore {
+/**
+ * The fleet's API keys without the master key (they are stored as hashes): what `apikey list`
+ * reads, as on SQLite, where it needs only the database.
+ */
+export function pgApiKeyStore(db: PgDb, clock: () => number = Date.now): ApiKeyStore {
+  return apiKeyStore({ q: db, write: (fn) => db.write(fn), clock });
+}
+
+function apiKeyStore(c: Pick<PgCtx, 'q' | 'write' | 'clock'>): ApiKeyStore {
   const dummy = dummyKeyHash();
   const activeByName = async (q: Queryable, name: string): Promise<ApiKeyRow | undefined> =>
     (await q.query<ApiKeyRow>('SELECT * FROM api_keys WHERE lower(name) = lower($1) AND revoked_at IS NULL', [name]))[0];
