@@ -94,7 +94,10 @@ export class Scrubber {
       pos = m.index + m.needle.find.length;
     }
     const keep = final ? 0 : this.partialSuffix(buf, pos);
-    if (buf.length - keep > pos) emit(buf.subarray(pos, buf.length - keep));
+    // The whole chunk untouched (most chunks): itself, not a view of it.
+    if (pos === 0 && keep === 0) {
+      if (buf.length > 0) emit(buf);
+    } else if (buf.length - keep > pos) emit(buf.subarray(pos, buf.length - keep));
     return keep;
   }
 

@@ -99,6 +99,11 @@ describe('ScrubState', () => {
     const s = new Scrubber([{ real, standIn: token }]);
     const chunk = Buffer.from('no value here\n');
     expect(s.state().push(chunk).buffer).toBe(chunk.buffer);
+    // Through write(), the relay's path: the chunk itself, not even a view of it.
+    const pieces: Buffer[] = [];
+    s.state().write(chunk, (p) => pieces.push(p));
+    expect(pieces).toHaveLength(1);
+    expect(pieces[0]).toBe(chunk);
   });
 });
 
