@@ -50,10 +50,7 @@ export function relayBody(
       res.once('drain', resume);
     }
   };
-  upRes.on('data', (chunk: Buffer) => {
-    count?.(chunk.length);
-    const out = scrub ? scrub.push(chunk) : chunk;
-    if (out.length === 0 || res.destroyed) return;
+  const writeOut = (out: Buffer): void => {
     openOnce();
     if (!corked) {
       corked = true;
@@ -61,6 +58,13 @@ export function relayBody(
       process.nextTick(uncork);
     }
     res.write(out);
+  };
+  upRes.on('data', (chunk: Buffer) => {
+    count?.(chunk.length);
+    if (res.destroyed) return;
+    // The scrubber hands over views of the chunk and its replacements: no copy of the body.
+    if (scrub) scrub.write(chunk, writeOut);
+    else if (chunk.length > 0) writeOut(chunk);
   });
   upRes.once('end', () => {
     openOnce();

@@ -68,24 +68,53 @@ export class Scrubber {
       .map(([name, value]) => [name, this.scrubString(value)]);
   }
 
-  /** Scrubs `buf`; returns the output and the tail held back for the next chunk. */
+  /** Scrubs `buf`; returns the output and the tail held back for the next chunk (a view of `buf`). */
   scrubChunk(buf: Buffer, final: boolean): { out: Buffer; carry: Buffer } {
-    let m = this.nextMatch(buf, 0);
-    if (!m) {
-      // The common case (no real value in this chunk): no copy of the chunk, only of the tail.
-      const keep = final ? 0 : this.partialSuffix(buf, 0);
-      return { out: buf.subarray(0, buf.length - keep), carry: keep === 0 ? EMPTY : Buffer.from(buf.subarray(buf.length - keep)) };
-    }
     const parts: Buffer[] = [];
-    let pos = 0;
-    while (m) {
-      parts.push(buf.subarray(pos, m.index), m.needle.replace);
+    const keep = this.scrubFrom(buf, 0, final, (piece) => parts.push(piece));
+    const out = parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
+    return { out, carry: keep === 0 ? EMPTY : buf.subarray(buf.length - keep) };
+  }
+
+  /** Longest needle, in bytes: no match is longer, so no held tail is. */
+  get longest(): number {
+    return this.needles[0]?.find.length ?? 0;
+  }
+
+  /**
+   * Emits buf[from..] scrubbed, as views of `buf` and shared replacement buffers (no copy of the
+   * body), except a tail that could still become a match; returns that tail's length (0 when
+   * `final`). `emit` is never called with an empty buffer.
+   */
+  scrubFrom(buf: Buffer, from: number, final: boolean, emit: (piece: Buffer) => void): number {
+    let pos = from;
+    for (let m = this.nextMatch(buf, pos); m; m = this.nextMatch(buf, pos)) {
+      if (m.index > pos) emit(buf.subarray(pos, m.index));
+      emit(m.needle.replace);
       pos = m.index + m.needle.find.length;
-      m = this.nextMatch(buf, pos);
     }
     const keep = final ? 0 : this.partialSuffix(buf, pos);
-    parts.push(buf.subarray(pos, buf.length - keep));
-    return { out: Buffer.concat(parts), carry: Buffer.from(buf.subarray(buf.length - keep)) };
+    // The whole chunk untouched (most chunks): itself, not a view of it.
+    if (pos === 0 && keep === 0) {
+      if (buf.length > 0) emit(buf);
+    } else if (buf.length - keep > pos) emit(buf.subarray(pos, buf.length - keep));
+    return keep;
+  }
+
+  /**
+   * The matches that start in `joint` before `limit`, emitted with the bytes before them (from
+   * `pos`); returns where the next search must start (possibly past `limit`). Used on the few
+   * bytes around a chunk boundary, so that a held tail never forces a copy of the next chunk.
+   */
+  scrubStarts(joint: Buffer, limit: number, emit: (piece: Buffer) => void, view: (from: number, to: number) => Buffer): number {
+    let pos = 0;
+    for (let m = this.nextMatch(joint, 0); m && m.index < limit; m = this.nextMatch(joint, pos)) {
+      if (m.index > pos) emit(view(pos, m.index));
+      emit(m.needle.replace);
+      pos = m.index + m.needle.find.length;
+    }
+    if (pos < limit) emit(view(pos, limit));
+    return pos;
   }
 
   /** Incremental scrubbing for a relay that does not go through a Transform stream. */
@@ -122,18 +151,50 @@ export class Scrubber {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A scrubber's position in one body: the tail held back because it could still become a match. */
+/**
+ * A scrubber's position in one body: the tail held back because it could still become a match.
+ * The tail is a view of the chunk it came from (producers never reuse a buffer once emitted), and
+ * the next chunk is searched in place: only the few bytes around the boundary are copied, into a
+ * scratch buffer allocated once per body, so a held tail costs no copy of the chunk after it.
+ */
 export class ScrubState {
   private carry: Buffer = EMPTY;
+  private scratch: Buffer = EMPTY;
 
   constructor(private readonly scrubber: Scrubber) {}
 
   /** Scrubbed output for `chunk` (possibly empty: part of it may be held back). */
   push(chunk: Buffer): Buffer {
-    const input = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
-    const { out, carry } = this.scrubber.scrubChunk(input, false);
-    this.carry = carry;
-    return out;
+    const parts: Buffer[] = [];
+    this.write(chunk, (piece) => parts.push(piece));
+    if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+    return parts.length === 0 ? EMPTY : Buffer.concat(parts);
+  }
+
+  /** Scrubs `chunk` and hands the output to `emit` in pieces (none empty), copying none of it. */
+  write(chunk: Buffer, emit: (piece: Buffer) => void): void {
+    const carry = this.carry;
+    if (carry.length === 0) {
+      this.carry = this.hold(chunk, this.scrubber.scrubFrom(chunk, 0, false, emit));
+      return;
+    }
+    const reach = this.scrubber.longest - 1;
+    if (chunk.length < reach) {
+      // A chunk shorter than a value: a match could run past it, so it joins the held tail (both
+      // are short, so this copy is small).
+      const input = Buffer.concat([carry, chunk]);
+      this.carry = this.hold(input, this.scrubber.scrubFrom(input, 0, false, emit));
+      return;
+    }
+    // Matches that start in the held tail end within its length plus `reach` bytes of this chunk.
+    const size = carry.length + reach;
+    if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, 2 * this.scrubber.longest));
+    const joint = this.scratch.subarray(0, size);
+    carry.copy(joint, 0);
+    chunk.copy(joint, carry.length, 0, reach);
+    const next = this.scrubber.scrubStarts(joint, carry.length, emit, (from, to) => carry.subarray(from, to));
+    this.carry = EMPTY;
+    this.carry = this.hold(chunk, this.scrubber.scrubFrom(chunk, next - carry.length > 0 ? next - carry.length : 0, false, emit));
   }
 
   /** Whatever was held back, scrubbed, at the end of the body. */
@@ -141,6 +202,10 @@ export class ScrubState {
     const { out } = this.scrubber.scrubChunk(this.carry, true);
     this.carry = EMPTY;
     return out;
+  }
+
+  private hold(buf: Buffer, keep: number): Buffer {
+    return keep === 0 ? EMPTY : buf.subarray(buf.length - keep);
   }
 }
 
@@ -153,9 +218,11 @@ class ScrubStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const out = this.state.push(chunk);
-    done(null, out.length > 0 ? out : undefined);
+    this.state.write(chunk, this.pushPiece);
+    done();
   }
+
+  private readonly pushPiece = (piece: Buffer): void => void this.push(piece);
 
   override _flush(done: TransformCallback): void {
     const out = this.state.end();

@@ -29,7 +29,7 @@ export interface Upstream {
  * A local HTTPS upstream signed by the test CA (certs/), answering for *.standin.test. It echoes
  * each request back — credentials included — so tests can prove the sandbox never sees them.
  * Routes: /echo (JSON), /gzip|/deflate|/br (compressed echo), /reflect (credential in Location,
- * WWW-Authenticate, Set-Cookie), /split (credential straddling chunk writes), /sse (event
+ * WWW-Authenticate, Set-Cookie), /split (credential straddling chunk writes), /split-large (a streamed body cut inside the credential and its base64), /sse (event
  * stream), /bytes?n= (n bytes streamed), /redirect, /status/N; WebSocket echo on /ws.
  */
 export interface UpstreamOptions {
@@ -183,6 +183,26 @@ function route(echo: Echo, req: IncomingMessage, res: ServerResponse, sessions: 
       setImmediate(tick);
     };
     return tick();
+  }
+  if (path === '/split-large') {
+    // A body past the gateway's whole-body limit (so it is streamed), with a Content-Length: the
+    // credential and its base64 form are each cut at `at`, and each cut is a pause, so the two
+    // halves arrive in different socket reads of the gateway, after long chunks.
+    const cred = credentialOf(echo);
+    const at = Number(new URLSearchParams(echo.url.split('?')[1] ?? '').get('at') ?? '1');
+    const pad = 'p'.repeat(96 * 1024);
+    const b64 = Buffer.from(cred).toString('base64');
+    // Each half is longer than any form of the value, so the gateway searches it in place.
+    const gap = ` ${'q'.repeat(4096)} `;
+    const pieces = [pad + cred.slice(0, at), cred.slice(at) + gap + b64.slice(0, at), b64.slice(at) + pad];
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(pieces.reduce((n, x) => n + Buffer.byteLength(x), 0)) });
+    const next = (): void => {
+      const piece = pieces.shift();
+      if (piece === undefined) return void res.end();
+      res.write(piece);
+      setTimeout(next, 30);
+    };
+    return next();
   }
   if (path === '/sse') {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

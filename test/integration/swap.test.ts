@@ -197,6 +197,18 @@ describe('reflection scrubbing', () => {
     });
   }
 
+  it('a streamed body cut inside the value (and inside its base64) between socket reads, after long chunks: scrubbed', async () => {
+    for (const at of [1, 8, 20, 37]) {
+      const r = await viaProxy(h.proxyUrl('agent'), h.caPem, `${api}/split-large?at=${at}`, { headers: { authorization: `Bearer ${tokens.OPENAI_API_KEY}`, 'accept-encoding': 'identity' } });
+      expect(r.status).toBe(200);
+      leakCheck(JSON.stringify(r.headers) + r.body);
+      const [text = '', b64 = ''] = r.body.replace(/^p+|p+$/g, '').split(` ${'q'.repeat(4096)} `);
+      const decoded = Buffer.from(b64, 'base64').toString('latin1');
+      expect(text, `cut at ${at}`).toContain(`Bearer ${tokens.OPENAI_API_KEY}`);
+      for (let i = 0; i + 12 <= REAL.length; i++) expect(decoded, `base64 cut at ${at}`).not.toContain(REAL.slice(i, i + 12));
+    }
+  });
+
   it('server-sent events keep flowing event by event', async () => {
     const tls = await openTunnel(h.gateway.address.port, `api.standin.test:${h.upstream.port}`, basicAuth('agent', h.store.proxyKey('agent')), h.caPem, 'api.standin.test');
     const started = Date.now();

@@ -132,6 +132,9 @@ export function run(cmd, args, { input, env, timeoutMs = 60_000, cwd } = {}) {
     child.stdout.on('data', (d) => out.push(d));
     child.stderr.on('data', (d) => err.push(d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // A child that exits without reading its input (a refusal) makes this write fail with EPIPE:
+    // its exit status says what happened, the write error must not crash the bench.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
     child.exitPromise.then(({ code, signal, error }) => {
       clearTimeout(timer);
