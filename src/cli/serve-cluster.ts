@@ -46,6 +46,7 @@ export async function servePrimary(ctx: CliContext, options: ServeOptions): Prom
     onRows: (rows) => {
       for (const row of rows) netlog.record(row);
     },
+    onRowsError: (e) => logger.warn({ code: (e as NodeJS.ErrnoException).code }, 'cannot read a proxy worker\'s row file; retrying'),
     onWorkerListening: (pid) => logger.info({ pid }, 'proxy worker listening'),
     onWorkerExit: (info) => logger.warn(info, 'proxy worker exited; starting a replacement'),
   });

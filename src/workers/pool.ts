@@ -14,6 +14,8 @@ export interface WorkerPoolOptions {
   rowsDir: string;
   /** Finished and forwarded rows, in each worker's order; the primary writes them. */
   onRows(rows: NetLogRow[]): void;
+  /** A worker's row file could not be read (retried on the next round). */
+  onRowsError?(e: unknown): void;
   /** A worker (first or replacement) is listening. */
   onWorkerListening?(pid: number | undefined): void;
   /** A worker that died after start-up (it is replaced). */
@@ -68,7 +70,7 @@ export class WorkerPool {
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ execArgv: this.#opts.execArgv, serialization: 'advanced' });
     // Rows left by workers of a gateway that stopped without reading them (killed with them).
-    for (const pid of this.#rows.leftovers()) this.#opts.onRows(this.#rows.finish(pid));
+    for (const pid of this.#rows.leftovers()) this.#finishRows(pid);
     this.#reading = setInterval(() => this.#readRows(), READ_ROWS_MS);
     // Every worker listens on the configured address: node:cluster binds it once, in this process,
     // and shares that handle (port 0 too: all get the port the first bind picked, for as long as
@@ -118,17 +120,27 @@ export class WorkerPool {
     this.#reading = undefined;
   }
 
-  /** Rows the workers have written since the last read (also every READ_ROWS_MS on its own). */
-  readRows(): void {
-    this.#readRows();
-  }
-
+  // A file that cannot be read this round (a damaged home) keeps its bytes for the next one.
   #readRows(): void {
     for (const s of this.#slots) {
       const pid = s.worker.process.pid;
       if (pid === undefined) continue;
-      const rows = this.#rows.read(pid);
+      try {
+        const rows = this.#rows.read(pid);
+        if (rows.length > 0) this.#opts.onRows(rows);
+      } catch (e) {
+        this.#opts.onRowsError?.(e);
+      }
+    }
+  }
+
+  /** The last rows of a worker that is gone, and the closing rows of what it left open. */
+  #finishRows(pid: number): void {
+    try {
+      const rows = this.#rows.finish(pid);
       if (rows.length > 0) this.#opts.onRows(rows);
+    } catch (e) {
+      this.#opts.onRowsError?.(e);
     }
   }
 
@@ -165,10 +177,7 @@ export class WorkerPool {
         this.#slots.delete(slot);
         // Everything it wrote, and a closing row for each exchange it left open (a crash).
         const pid = worker.process.pid;
-        if (pid !== undefined) {
-          const rows = this.#rows.finish(pid);
-          if (rows.length > 0) this.#opts.onRows(rows);
-        }
+        if (pid !== undefined) this.#finishRows(pid);
         markGone();
         if (!slot.listening) {
           const how = worker.process.signalCode ?? `code ${worker.process.exitCode ?? 'none'}`;
