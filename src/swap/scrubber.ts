@@ -72,8 +72,7 @@ export class Scrubber {
   scrubChunk(buf: Buffer, final: boolean): { out: Buffer; carry: Buffer } {
     const parts: Buffer[] = [];
     const keep = this.scrubFrom(buf, 0, final, (piece) => parts.push(piece));
-    const out = parts.length === 1 && parts[0] !== undefined ? parts[0] : Buffer.concat(parts);
-    return { out, carry: keep === 0 ? EMPTY : buf.subarray(buf.length - keep) };
+    return { out: joined(parts), carry: keep === 0 ? EMPTY : buf.subarray(buf.length - keep) };
   }
 
   /** Longest needle, in bytes: no match is longer, so no held tail is. */
@@ -151,6 +150,12 @@ export class Scrubber {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Pieces as one buffer: the piece itself when there is one (no copy), else their concatenation. */
+function joined(parts: Buffer[]): Buffer {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  return parts.length === 0 ? EMPTY : Buffer.concat(parts);
+}
+
 /**
  * A scrubber's position in one body: the tail held back because it could still become a match.
  * The tail is a view of the chunk it came from (producers never reuse a buffer once emitted), and
@@ -167,8 +172,7 @@ export class ScrubState {
   push(chunk: Buffer): Buffer {
     const parts: Buffer[] = [];
     this.write(chunk, (piece) => parts.push(piece));
-    if (parts.length === 1 && parts[0] !== undefined) return parts[0];
-    return parts.length === 0 ? EMPTY : Buffer.concat(parts);
+    return joined(parts);
   }
 
   /** Scrubs `chunk` and hands the output to `emit` in pieces (none empty), copying none of it. */
@@ -193,8 +197,7 @@ export class ScrubState {
     carry.copy(joint, 0);
     chunk.copy(joint, carry.length, 0, reach);
     const next = this.scrubber.scrubStarts(joint, carry.length, emit, (from, to) => carry.subarray(from, to));
-    this.carry = EMPTY;
-    this.carry = this.hold(chunk, this.scrubber.scrubFrom(chunk, next - carry.length > 0 ? next - carry.length : 0, false, emit));
+    this.carry = this.hold(chunk, this.scrubber.scrubFrom(chunk, Math.max(0, next - carry.length), false, emit));
   }
 
   /** Whatever was held back, scrubbed, at the end of the body. */

@@ -132,30 +132,30 @@ export class WorkerPool {
     }, this.#readPause);
   }
 
-  // A file that cannot be read this round (a damaged home) keeps its bytes for the next one.
   #readRows(): boolean {
     let found = false;
     for (const s of this.#slots) {
       const pid = s.worker.process.pid;
-      if (pid === undefined) continue;
-      try {
-        const rows = this.#rows.read(pid);
-        if (rows.length > 0) this.#opts.onRows(rows);
-        found ||= rows.length > 0;
-      } catch (e) {
-        this.#opts.onRowsError?.(e);
-      }
+      if (pid !== undefined && this.#deliver(() => this.#rows.read(pid))) found = true;
     }
     return found;
   }
 
   /** The last rows of a worker that is gone, and the closing rows of what it left open. */
   #finishRows(pid: number): void {
+    this.#deliver(() => this.#rows.finish(pid));
+  }
+
+  // Hands what `take` read to the log writer; says whether there was any. A file that cannot be
+  // read this round (a damaged home) is reported and keeps its bytes for the next one.
+  #deliver(take: () => NetLogRow[]): boolean {
     try {
-      const rows = this.#rows.finish(pid);
+      const rows = take();
       if (rows.length > 0) this.#opts.onRows(rows);
+      return rows.length > 0;
     } catch (e) {
       this.#opts.onRowsError?.(e);
+      return false;
     }
   }
 

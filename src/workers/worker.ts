@@ -51,14 +51,8 @@ export function workerRuntime(channel: WorkerChannel = processChannel()): Worker
   if (rowsDir === undefined || rowsDir === '') throw new Error(`${ROWS_DIR_ENV} is not set: a proxy worker is started by serve`);
   const rows = createRowFileLog(rowsDir);
   let logAccepting = true;
-  const netlog: NetLogWriter = {
-    record: (row) => rows.record(row),
-    flush: () => rows.flush(),
-    pending: () => rows.pending(),
-    close: () => rows.close(),
-    // Both ends must be able to keep a row: this worker's file and the primary's writer.
-    accepting: () => logAccepting && rows.accepting?.() !== false,
-  };
+  // Both ends must be able to keep a row: this worker's file and the primary's writer.
+  const netlog: NetLogWriter = { ...rows, accepting: () => logAccepting && rows.accepting?.() !== false };
   const selfPorts = new Set<number>();
   channel.onMessage((raw) => {
     const m = asPrimaryMessage(raw);
